@@ -1,0 +1,28 @@
+"""chiplet-sched cost model: hardware, workloads and per-layer cost tables.
+
+This package knows nothing of ``env``, ``search`` or ``experiments``.
+"""
+
+from .hardware import DATAFLOWS, MCM, PATTERNS, ChipletClass, mcm, monolithic
+from .workload import Layer, Model, Workload
+from .zoo import MODELS, SCENARIOS, build_model, scenario
+
+__all__ = [
+    "DATAFLOWS",
+    "MCM",
+    "PATTERNS",
+    "ChipletClass",
+    "mcm",
+    "monolithic",
+    "Layer",
+    "Model",
+    "Workload",
+    "MODELS",
+    "SCENARIOS",
+    "build_model",
+    "scenario",
+]
+
+from .cost import CostArrays, CostTable, LayerCost, layer_cost, layer_costs  # noqa: E402
+
+__all__ += ["CostArrays", "CostTable", "LayerCost", "layer_cost", "layer_costs"]

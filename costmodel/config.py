@@ -1,0 +1,176 @@
+"""Models and MCMs from YAML (or plain dicts), validated key by key with clear errors.
+
+A model::
+
+    name: tiny
+    batch: 4
+    layers:
+      - {name: conv1, kind: conv, K: 64, C: 3, R: 7, Yo: 112, stride: 2}
+      - {name: pool, kind: eltwise, C: 64, Yo: 56, R: 3, stride: 2}
+      - {name: fc, kind: gemm, M: 1, N: 1000, K: 2048}
+
+An MCM (``pattern`` + ``rows``/``cols``, or ``grid`` rows of letters W=ws O=os T=systolic-ws
+S=systolic-os)::
+
+    grid: [WW, WO]
+    pes: 4096
+    chiplet: {noc_bw: 64, l2_bytes: 10485760}
+    nop_bw: 100.0e9
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .hardware import MCM, ChipletClass, mcm
+from .workload import Layer, Model
+
+_LAYER_KEYS = {
+    "conv": (
+        {"name", "kind", "K", "C", "Yo"},
+        {"R", "S", "Xo", "stride", "groups", "vec_ops", "skips", "weights"},
+    ),
+    "gemm": ({"name", "kind", "M", "N", "K"}, {"weights", "heads", "vec_ops", "skips"}),
+    "eltwise": ({"name", "kind", "C", "Yo"}, {"Xo", "R", "stride", "vec_ops", "skips"}),
+}
+_INT_KEYS = {
+    "K",
+    "C",
+    "Yo",
+    "R",
+    "S",
+    "Xo",
+    "stride",
+    "groups",
+    "vec_ops",
+    "M",
+    "N",
+    "heads",
+    "batch",
+    "rows",
+    "cols",
+    "pes",
+    "pe_rows",
+    "pe_cols",
+}
+
+
+def check_keys(where: str, d: Any, required: set[str], optional: set[str]) -> None:
+    """Reject a mapping with unknown or missing keys, or ints of the wrong type."""
+    if not isinstance(d, Mapping):
+        raise ValueError(f"{where} must be a mapping, got {type(d).__name__}")
+    allowed = required | optional
+    unknown = sorted(set(d) - allowed)
+    if unknown:
+        raise ValueError(
+            f"{where}: unknown key {unknown[0]!r}; allowed: {', '.join(sorted(allowed))}"
+        )
+    missing = sorted(required - set(d))
+    if missing:
+        raise ValueError(
+            f"{where}: missing key {missing[0]!r}; required: {', '.join(sorted(required))}"
+        )
+    for key, v in d.items():
+        if key in _INT_KEYS and (isinstance(v, bool) or not isinstance(v, int)):
+            raise ValueError(f"{where}: {key} must be an integer, got {v!r}")
+
+
+def _load(source: str | Path | Mapping) -> Mapping:
+    if isinstance(source, Mapping):
+        return source
+    path = Path(source)
+    if not path.is_file():
+        raise ValueError(f"file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{path}: not valid YAML ({exc.__class__.__name__})") from None
+    return data
+
+
+def layer_from_dict(d: Mapping, where: str = "layer") -> Layer:
+    kind = d.get("kind") if isinstance(d, Mapping) else None
+    if kind not in _LAYER_KEYS:
+        raise ValueError(f"{where}: kind must be one of {', '.join(_LAYER_KEYS)}, got {kind!r}")
+    req, opt = _LAYER_KEYS[kind]
+    check_keys(where, d, req, opt)
+    kw = {key: v for key, v in d.items() if key not in ("name", "kind")}
+    if "skips" in kw:
+        kw["skips"] = tuple(kw["skips"])
+    if kind == "conv":
+        return Layer.conv(d["name"], **kw)
+    if kind == "gemm":
+        return Layer.gemm(d["name"], **kw)
+    return Layer.eltwise(d["name"], **kw)
+
+
+def load_model(source: str | Path | Mapping) -> Model:
+    """A model from a YAML file or dict with ``name``, optional ``batch`` and a ``layers`` list."""
+    d = _load(source)
+    check_keys("model", d, {"name", "layers"}, {"batch"})
+    if not isinstance(d["layers"], list) or not d["layers"]:
+        raise ValueError("model: layers must be a non-empty list of layer mappings")
+    layers = [
+        layer_from_dict(x, f"model {d['name']!r} layer {i}") for i, x in enumerate(d["layers"])
+    ]
+    return Model(d["name"], layers, d.get("batch", 1))
+
+
+_CHIPLET_KEYS = {f.name for f in dataclasses.fields(ChipletClass)} - {
+    "dataflow",
+    "name",
+    "pe_rows",
+    "pe_cols",
+}
+_MCM_KEYS = {
+    "nop_bw",
+    "nop_hop_s",
+    "nop_pj_per_bit",
+    "dram_bw",
+    "dram_latency_s",
+    "dram_pj_per_bit",
+}
+
+
+def load_mcm(source: str | Path | Mapping) -> MCM:
+    """An MCM from a YAML file or dict (see the module docstring)."""
+    d = _load(source)
+    check_keys(
+        "mcm",
+        d,
+        set(),
+        {
+            "pattern",
+            "rows",
+            "cols",
+            "grid",
+            "legend",
+            "pes",
+            "pe_rows",
+            "pe_cols",
+            "dataflows",
+            "chiplet",
+        }
+        | _MCM_KEYS,
+    )
+    chiplet = d.get("chiplet", {})
+    check_keys("mcm chiplet", chiplet, set(), _CHIPLET_KEYS)
+    kw = {key: d[key] for key in ("pes", "pe_rows", "pe_cols", "legend") if key in d}
+    if "dataflows" in d:
+        kw["dataflows"] = tuple(d["dataflows"])
+    if "grid" in d:
+        grid = d["grid"]
+        if not isinstance(grid, list) or not all(isinstance(r, str) for r in grid):
+            raise ValueError("mcm: grid must be a list of strings of dataflow letters")
+        m = mcm(grid=grid, **kw, **chiplet)
+    else:
+        if "pattern" not in d:
+            raise ValueError("mcm: missing key 'pattern' (or give 'grid')")
+        m = mcm(d["pattern"], d.get("rows", 2), d.get("cols", 2), **kw, **chiplet)
+    extra = {key: float(d[key]) for key in _MCM_KEYS if key in d}
+    return dataclasses.replace(m, **extra) if extra else m

@@ -1,0 +1,1 @@
+"""Experiments: the command line, YAML configs, runners, plots and tables."""
