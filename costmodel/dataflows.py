@@ -42,81 +42,112 @@ def transfer_cycles(elems, cc: ChipletClass) -> np.ndarray:
     return np.where(elems > 0, np.maximum(t, 0), 0.0)
 
 
-def _steps(counts, ins, comps, outs, cc: ChipletClass, first) -> np.ndarray:
-    """Sum over step types of ``count * max(in, compute, out)``, plus the first step's extra cost.
-
-    ``first`` = ``(in, compute, out)`` of the first step, which pays transfer and compute in
-    sequence (nothing to overlap with yet); it is also counted once in ``counts``.
-    """
-    total = np.zeros_like(np.asarray(counts[0], dtype=np.float64))
-    for n, i, c, o in zip(counts, ins, comps, outs):
-        step = np.maximum(np.maximum(transfer_cycles(i, cc), c), transfer_cycles(o, cc))
-        total = total + np.asarray(n, dtype=np.float64) * step
-    fi, fc, fo = first
-    seq = transfer_cycles(fi, cc) + fc + transfer_cycles(fo, cc)
-    par = np.maximum(np.maximum(transfer_cycles(fi, cc), fc), transfer_cycles(fo, cc))
-    return total + seq - par
+def _step(i, c, o, cc: ChipletClass) -> np.ndarray:
+    """One double-buffered step: the max of ingress transfer, compute and egress transfer."""
+    return np.maximum(np.maximum(transfer_cycles(i, cc), c), transfer_cycles(o, cc))
 
 
 def ws(n: LoopNest, cc: ChipletClass) -> Traffic:
-    """NVDLA-like weight-stationary (MAESTRO KCP-WS): K across ``pe_rows`` clusters, C across
-    ``pe_cols`` lanes; each step computes one output pixel's R x S window for a K x C tile."""
+    """NVDLA-like weight-stationary (MAESTRO KCP-WS).
+
+    Upper level: K across ``pe_rows`` clusters (spatial folds), then C tiles of ``pe_cols``, the
+    R x S window, output Y, X and the batch N innermost; each step is one output pixel of one
+    (K fold, C tile). Inside a cluster, C runs across the ``pe_cols`` lanes and each PE computes
+    its R x S window; that inner level first loads its inputs and weights, so one upper step
+    computes for ``delay(2 * Ct * R * S) + R * S`` cycles. A K advance reloads weights only; a C
+    advance reloads the window and the weights; a pixel advance brings the new window columns
+    (the whole window when an inner loop wrapped). Partial-sum outputs go up every step.
+    """
     rows, cols = cc.pe_rows, cc.pe_cols
-    kf = cdiv(n.K, rows)  # K folds (spatial)
-    cf = cdiv(n.C, cols)  # C tiles (temporal)
-    kt = np.minimum(n.K, rows)
-    ct = np.minimum(n.C, cols)
+    kf, cf = cdiv(n.K, rows), cdiv(n.C, cols)
+    k_full = np.minimum(n.K, rows)
+    k_edge = n.K - (kf - 1) * rows  # clusters busy in the last K fold
+    ct = np.where(cf == 1, n.C, cols)  # a partial last C tile is charged as a full one
     rs = n.R * n.S
-    pix = n.Yo * n.Xo * n.N
-    n_steps = kf * cf * pix
-    # Step types: a pixel advance inside a (K fold, C tile); a C-tile advance; a K-fold advance.
-    n_c = kf * (cf - 1)
-    n_k = kf - 1
-    n_pix = n_steps - n_c - n_k - 1
-    new_cols = np.minimum(n.stride, n.S)
-    in_pix = ct * n.R * new_cols  # sliding window: the new input columns of the C tile
-    in_full = ct * rs
-    w_tile = kt * ct * rs
-    out_pix = kt
-    counts = (n_pix, n_c, n_k, np.ones_like(n_k))
-    ins = (in_pix, in_full + w_tile, w_tile, in_full + w_tile)
-    comps = (rs, rs, rs, rs)
-    outs = (out_pix, out_pix, out_pix, out_pix)
-    cycles = _steps(counts, ins, comps, outs, cc, (in_full + w_tile, rs, out_pix))
-    in_reads = n_pix * in_pix + (n_c + 1) * in_full
-    w_reads = (n_c + n_k + 1) * w_tile
-    out_writes = n_steps * out_pix
+    window = ct * rs
+    comp = transfer_cycles(2 * window, cc) + rs
+    # pixel advances within one (K fold, C tile), by the loop that advanced
+    n_n = n.Yo * n.Xo * (n.N - 1)
+    n_x = n.Yo * (n.Xo - 1)
+    n_y = n.Yo - 1
+    in_n = window
+    in_x = np.where(n.N > 1, window, ct * n.R * np.minimum(n.stride, n.S))
+    in_y = np.where((n.N > 1) | (n.Xo > 1), window, ct * np.minimum(n.stride, n.R) * n.S)
+
+    def folds(kt, count):
+        """Cycles and weight traffic of ``count`` K folds with ``kt`` busy clusters each."""
+        w = kt * window
+        pix = (n_n * _step(in_n, comp, kt, cc) + n_x * _step(in_x, comp, kt, cc)
+               + n_y * _step(in_y, comp, kt, cc))
+        cyc = count * (cf * pix + (cf - 1) * _step(window + w, comp, kt, cc)
+                       + _step(w, comp, kt, cc))
+        return cyc, count * cf * w
+
+    has_edge = (k_edge != k_full).astype(np.int64)
+    c_full, w_full = folds(k_full, kf - has_edge)
+    c_edge, w_edge = folds(k_edge, has_edge)
+    # the very first step is no K advance: it loads window and weights, then computes, in sequence
+    first = transfer_cycles(window + k_full * window, cc) + comp
+    cycles = c_full + c_edge - _step(k_full * window, comp, k_full, cc) + first
+    pix_in = n_n * in_n + n_x * in_x + n_y * in_y
+    in_reads = kf * cf * (pix_in + window) - (kf - 1) * window  # K advances send no input
+    out_writes = n.Yo * n.Xo * n.N * cf * n.K
     out_reads = n.K * ((n.Yi - n.R + 1) * (n.Xi - n.S + 1)) * n.N
-    return Traffic(cycles, in_reads, w_reads, out_writes, out_reads)
+    return Traffic(cycles.astype(np.float64), in_reads, w_full + w_edge, out_writes, out_reads)
 
 
 def os(n: LoopNest, cc: ChipletClass) -> Traffic:
-    """ShiDianNao-like output-stationary (MAESTRO YXP-OS): output Y across ``pe_rows``, X across
-    ``pe_cols``; each step accumulates one (k, c) pair's R x S window into every PE's output.
-    A GEMM spreads its M rows over the whole array (``ceil(M / PEs)`` tiles)."""
-    rows, cols = cc.pe_rows, cc.pe_cols
-    pes = rows * cols
-    yf = np.where(n.is_gemm, cdiv(n.Yo, pes), cdiv(n.Yo, rows))
-    xf = np.where(n.is_gemm, 1, cdiv(n.Xo, cols))
-    yt = np.where(n.is_gemm, np.minimum(n.Yo, pes), np.minimum(n.Yo, rows))
-    xt = np.where(n.is_gemm, 1, np.minimum(n.Xo, cols))
+    """ShiDianNao-like output-stationary (MAESTRO YXP-OS).
+
+    Upper level: K, C temporal (one pair per pass), output Y across ``pe_rows`` clusters
+    (spatial folds), output X in tiles of ``pe_cols``, batch innermost; inside a cluster, X runs
+    across the lanes and each PE accumulates its R x S window, after loading it
+    (``delay(xt * R * S + R * S) + R * S`` cycles per upper step). The halo rows between Y
+    clusters are shared only when a (k, c) pass starts; every step sends its outputs (partial
+    sums) up. A GEMM spreads its M rows over all PEs in one level, one (k, c) pair per step.
+    """
+    rows, cols, pes = cc.pe_rows, cc.pe_cols, cc.pe_rows * cc.pe_cols
     rs = n.R * n.S
-    tiles = yf * xf * n.N
-    n_steps = tiles * n.K * n.C
-    yin = (yt - 1) * n.stride + n.R
+    g = n.is_gemm
+    # conv: Y folds over the clusters and X tiles over the lanes; GEMM: M over every PE.
+    span = np.where(g, pes, rows)
+    yf = cdiv(n.Yo, span)
+    y_edge = n.Yo - (yf - 1) * span  # rows busy in the last (or only) Y fold
+    y_full = np.where(yf == 1, y_edge, span)
+    xf = np.where(g, 1, cdiv(n.Xo, cols))
+    xt = np.where(g, 1, np.minimum(n.Xo, cols))  # a partial last X tile is charged as a full one
     xin = (xt - 1) * n.stride + n.S
-    in_tile = yin * xin  # one channel's input patch for the PE tile
-    out_tile = yt * xt
-    counts = (n_steps,)
-    ins = (in_tile + rs,)
-    comps = (rs,)
-    outs = (out_tile,)
-    cycles = _steps(counts, ins, comps, outs, cc, (in_tile + rs, rs, out_tile))
-    in_reads = n_steps * in_tile
-    w_reads = n_steps * rs
-    out_writes = n_steps * out_tile
+    x_new = np.where(n.N > 1, xin, np.minimum(cols * n.stride, xin))
+    comp = np.where(g, rs, transfer_cycles(xt * rs + rs, cc) + rs)
+    # entry of a (k, c) pass: the halo-shared input patch of the first fold (GEMM: one per row)
+    # (GEMM: MAESTRO sends M - 1 new inputs, the first PE's row being its neighbour's)
+    halo = np.where(g, np.maximum(y_full - 1, 1), ((y_full - 1) * n.stride + n.R) * xin)
+
+    def tile_in(rows_busy, new_cols):
+        return np.where(g, rows_busy, rows_busy * n.R * new_cols)
+
+    # step types inside one (k, c) pass after its entry: (count, input, outputs)
+    n_mid = yf - 1  # full folds (all folds but the last)
+    kinds = (
+        (np.maximum(yf - 2, 0), tile_in(y_full, xin), y_full * xt),  # Y, into a full fold
+        ((yf > 1).astype(np.int64), tile_in(y_edge, xin), y_edge * xt),  # Y, into the last fold
+        (n_mid * (xf - 1), np.where(g, 0, tile_in(y_full, x_new)), y_full * xt),  # X, full fold
+        (xf - 1, np.where(g, 0, tile_in(y_edge, x_new)), y_edge * xt),  # X, last fold
+        (n_mid * xf * (n.N - 1), tile_in(y_full, xin), y_full * xt),  # N, full folds
+        (xf * (n.N - 1), tile_in(y_edge, xin), y_edge * xt),  # N, last fold
+    )
+    pass_cyc = sum(c * _step(i, comp, o, cc) for c, i, o in kinds)
+    pass_in = sum(c * i for c, i, _ in kinds)
+    out_entry = y_full * xt
+    c_adv = _step(halo + rs, comp, out_entry, cc)
+    k_adv = _step(rs, comp, out_entry, cc)
+    first = transfer_cycles(halo + rs, cc) + comp
+    cycles = n.K * n.C * pass_cyc + n.K * (n.C - 1) * c_adv + (n.K - 1) * k_adv + first
+    in_reads = n.K * n.C * (pass_in + halo)
+    w_reads = n.K * n.C * rs
+    out_writes = n.K * n.C * xt * xf * n.N * n.Yo
     out_reads = n.K * ((n.Yi - n.R + 1) * (n.Xi - n.S + 1)) * n.N
-    return Traffic(cycles, in_reads, w_reads, out_writes, out_reads)
+    return Traffic(cycles.astype(np.float64), in_reads, w_reads, out_writes, out_reads)
 
 
 def _systolic(n: LoopNest, cc: ChipletClass, weight_stationary: bool) -> Traffic:

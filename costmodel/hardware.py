@@ -75,10 +75,11 @@ class ChipletClass:
     def __post_init__(self) -> None:
         df = canonical_dataflow(self.dataflow)
         object.__setattr__(self, "dataflow", df)
-        if self.pe_rows is None or self.pe_cols is None:
-            rows, cols = pe_shape(df, k.PES_DATACENTER)
-            object.__setattr__(self, "pe_rows", self.pe_rows or rows)
-            object.__setattr__(self, "pe_cols", self.pe_cols or cols)
+        rows, cols = pe_shape(df, k.PES_DATACENTER)
+        if self.pe_rows is None:
+            object.__setattr__(self, "pe_rows", rows)
+        if self.pe_cols is None:
+            object.__setattr__(self, "pe_cols", cols)
         for f in ("pe_rows", "pe_cols", "l1_bytes", "l2_bytes", "clock_hz", "data_bytes"):
             check_positive(f, getattr(self, f))
         if self.noc_bw is not None:
