@@ -26,3 +26,8 @@ __all__ = [
 from .cost import CostArrays, CostTable, LayerCost, layer_cost, layer_costs  # noqa: E402
 
 __all__ += ["CostArrays", "CostTable", "LayerCost", "layer_cost", "layer_costs"]
+
+from .problem import OBJECTIVES, Problem  # noqa: E402
+from .schedule import Schedule, Stage  # noqa: E402
+
+__all__ += ["OBJECTIVES", "Problem", "Schedule", "Stage"]

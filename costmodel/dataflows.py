@@ -77,10 +77,14 @@ def ws(n: LoopNest, cc: ChipletClass) -> Traffic:
     def folds(kt, count):
         """Cycles and weight traffic of ``count`` K folds with ``kt`` busy clusters each."""
         w = kt * window
-        pix = (n_n * _step(in_n, comp, kt, cc) + n_x * _step(in_x, comp, kt, cc)
-               + n_y * _step(in_y, comp, kt, cc))
-        cyc = count * (cf * pix + (cf - 1) * _step(window + w, comp, kt, cc)
-                       + _step(w, comp, kt, cc))
+        pix = (
+            n_n * _step(in_n, comp, kt, cc)
+            + n_x * _step(in_x, comp, kt, cc)
+            + n_y * _step(in_y, comp, kt, cc)
+        )
+        cyc = count * (
+            cf * pix + (cf - 1) * _step(window + w, comp, kt, cc) + _step(w, comp, kt, cc)
+        )
         return cyc, count * cf * w
 
     has_edge = (k_edge != k_full).astype(np.int64)

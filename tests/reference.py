@@ -13,11 +13,16 @@ DATA = Path(__file__).resolve().parent / "data"
 
 def validation_layers() -> dict[str, tuple[Layer, int]]:
     """Layer and batch of every row of validation/layers.csv, by name."""
-    lines = [ln for ln in (ROOT / "validation" / "layers.csv").read_text().splitlines()
-             if ln.strip() and not ln.startswith("#")]
+    lines = [
+        ln
+        for ln in (ROOT / "validation" / "layers.csv").read_text().splitlines()
+        if ln.strip() and not ln.startswith("#")
+    ]
     out = {}
     for r in csv.DictReader(lines):
-        K, C, R, S, Yo, Xo, st, N = (int(r[k]) for k in ("K", "C", "R", "S", "Yo", "Xo", "stride", "N"))
+        K, C, R, S, Yo, Xo, st, N = (
+            int(r[k]) for k in ("K", "C", "R", "S", "Yo", "Xo", "stride", "N")
+        )
         if r["kind"] == "gemm":  # written as a 1x1 conv: K_out = N, C = reduction K, Yo = M
             layer = Layer.gemm(r["name"], M=Yo, N=K, K=C)
         else:

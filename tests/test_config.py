@@ -3,11 +3,15 @@ import yaml
 
 from costmodel.config import load_mcm, load_model
 
-MODEL = {"name": "tiny", "batch": 2, "layers": [
-    {"name": "conv1", "kind": "conv", "K": 64, "C": 3, "R": 7, "Yo": 112, "stride": 2},
-    {"name": "pool", "kind": "eltwise", "C": 64, "Yo": 56, "R": 3, "stride": 2},
-    {"name": "fc", "kind": "gemm", "M": 1, "N": 1000, "K": 2048, "skips": [0]},
-]}
+MODEL = {
+    "name": "tiny",
+    "batch": 2,
+    "layers": [
+        {"name": "conv1", "kind": "conv", "K": 64, "C": 3, "R": 7, "Yo": 112, "stride": 2},
+        {"name": "pool", "kind": "eltwise", "C": 64, "Yo": 56, "R": 3, "stride": 2},
+        {"name": "fc", "kind": "gemm", "M": 1, "N": 1000, "K": 2048, "skips": [0]},
+    ],
+}
 
 
 def test_model_yaml_round_trip(tmp_path):
@@ -18,16 +22,20 @@ def test_model_yaml_round_trip(tmp_path):
     assert m.layers[2].gemm_dims() == (1, 1000, 2048) and m.layers[2].skips == (0,)
 
 
-@pytest.mark.parametrize("mutate, message", [
-    (lambda d: d["layers"][0].update(Q=1), "unknown key 'Q'"),
-    (lambda d: d["layers"][0].pop("K"), "missing key 'K'"),
-    (lambda d: d["layers"][0].update(K="64"), "K must be an integer"),
-    (lambda d: d["layers"][1].update(kind="lstm"), "kind must be one of"),
-    (lambda d: d.update(batch=0), "batch"),
-    (lambda d: d.update(colour="red"), "unknown key 'colour'"),
-])
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda d: d["layers"][0].update(Q=1), "unknown key 'Q'"),
+        (lambda d: d["layers"][0].pop("K"), "missing key 'K'"),
+        (lambda d: d["layers"][0].update(K="64"), "K must be an integer"),
+        (lambda d: d["layers"][1].update(kind="lstm"), "kind must be one of"),
+        (lambda d: d.update(batch=0), "batch"),
+        (lambda d: d.update(colour="red"), "unknown key 'colour'"),
+    ],
+)
 def test_bad_model_yaml_names_the_field(mutate, message):
     import copy
+
     d = copy.deepcopy(MODEL)
     mutate(d)
     with pytest.raises(ValueError, match=message):
@@ -44,12 +52,15 @@ def test_mcm_yaml_grid_and_pattern(tmp_path):
     assert m.classes[0].pes == 256
 
 
-@pytest.mark.parametrize("d, message", [
-    ({"pattern": "het-sides", "rows": "3"}, "rows must be an integer"),
-    ({"pattern": "het-sides", "chiplet": {"colour": 1}}, "unknown key 'colour'"),
-    ({"rows": 2}, "pattern"),
-    ({"grid": "WO"}, "grid must be a list"),
-])
+@pytest.mark.parametrize(
+    "d, message",
+    [
+        ({"pattern": "het-sides", "rows": "3"}, "rows must be an integer"),
+        ({"pattern": "het-sides", "chiplet": {"colour": 1}}, "unknown key 'colour'"),
+        ({"rows": 2}, "pattern"),
+        ({"grid": "WO"}, "grid must be a list"),
+    ],
+)
 def test_bad_mcm_yaml(d, message):
     with pytest.raises(ValueError, match=message):
         load_mcm(d)

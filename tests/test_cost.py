@@ -6,17 +6,30 @@ from hypothesis import strategies as st
 from costmodel import ChipletClass, CostTable, Layer, build_model, layer_cost, layer_costs, scenario
 from costmodel.hardware import DATAFLOWS
 
-CLASSES = [ChipletClass.with_pes(df, pes, noc_bw=bw)
-           for df in DATAFLOWS for pes in (256, 4096) for bw in (None, 64)]
+CLASSES = [
+    ChipletClass.with_pes(df, pes, noc_bw=bw)
+    for df in DATAFLOWS
+    for pes in (256, 4096)
+    for bw in (None, 64)
+]
 
 conv_layers = st.builds(
     lambda K, C, R, Yo, Xo, s: Layer.conv("x", K=K, C=C, R=R, S=R, Yo=Yo, Xo=Xo, stride=s),
-    st.integers(1, 300), st.integers(1, 300), st.sampled_from([1, 3, 5, 7]),
-    st.integers(1, 120), st.integers(1, 120), st.integers(1, 2))
+    st.integers(1, 300),
+    st.integers(1, 300),
+    st.sampled_from([1, 3, 5, 7]),
+    st.integers(1, 120),
+    st.integers(1, 120),
+    st.integers(1, 2),
+)
 gemm_layers = st.builds(
     lambda M, N, K, w, h: Layer.gemm("g", M=M, N=N, K=K, weights=w, heads=h),
-    st.integers(1, 512), st.integers(1, 600), st.integers(1, 600), st.booleans(),
-    st.integers(1, 4))
+    st.integers(1, 512),
+    st.integers(1, 600),
+    st.integers(1, 600),
+    st.booleans(),
+    st.integers(1, 4),
+)
 
 
 @settings(max_examples=60, deadline=None)
@@ -70,8 +83,9 @@ def test_os_wins_conv1_ws_wins_the_rest_of_resnet():
     ws = layer_costs(r.layers, ChipletClass("ws"))
     os_ = layer_costs(r.layers, ChipletClass("os"))
     conv = np.array([layer.kind != "eltwise" for layer in r.layers])
-    faster_os = [layer.name for layer, a, b, c in zip(r.layers, ws.cycles, os_.cycles, conv)
-                 if c and b < a]
+    faster_os = [
+        layer.name for layer, a, b, c in zip(r.layers, ws.cycles, os_.cycles, conv) if c and b < a
+    ]
     assert faster_os == ["conv1"]
 
 

@@ -13,9 +13,10 @@ def test_chiplet_defaults_follow_scar_table2():
     assert ChipletClass.with_pes("os", 256).pe_rows == 16
 
 
-@pytest.mark.parametrize("bad, field", [({"dataflow": "rs"}, "dataflow"),
-                                        ({"pe_rows": 0}, "pe_rows"),
-                                        ({"noc_bw": -1}, "noc_bw")])
+@pytest.mark.parametrize(
+    "bad, field",
+    [({"dataflow": "rs"}, "dataflow"), ({"pe_rows": 0}, "pe_rows"), ({"noc_bw": -1}, "noc_bw")],
+)
 def test_chiplet_rejects_bad_fields(bad, field):
     with pytest.raises(ValueError, match=field):
         ChipletClass(**bad)
@@ -33,11 +34,16 @@ def test_patterns_place_dataflows():
     assert {c.dataflow for c in m.classes} == {"ws", "systolic-os"}
 
 
-@pytest.mark.parametrize("kw, field", [({"pattern": "spiral"}, "pattern"),
-                                       ({"pattern": "het-cross", "rows": 2, "cols": 2}, "het-cross"),
-                                       ({"pattern": "het-sides", "rows": 0}, "rows"),
-                                       ({"grid": ["WX"]}, "grid letter"),
-                                       ({"grid": ["WW", "W"]}, "grid rows")])
+@pytest.mark.parametrize(
+    "kw, field",
+    [
+        ({"pattern": "spiral"}, "pattern"),
+        ({"pattern": "het-cross", "rows": 2, "cols": 2}, "het-cross"),
+        ({"pattern": "het-sides", "rows": 0}, "rows"),
+        ({"grid": ["WX"]}, "grid letter"),
+        ({"grid": ["WW", "W"]}, "grid rows"),
+    ],
+)
 def test_bad_patterns_are_named(kw, field):
     with pytest.raises(ValueError, match=field):
         mcm(**kw)

@@ -20,10 +20,13 @@ def _graph(path):
         helper.make_node("Flatten", ["p"], ["f"], name="flat"),
         helper.make_node("Gemm", ["f", "F"], ["y"], name="fc", transB=1),
     ]
-    g = helper.make_graph(nodes, "tiny",
-                          [helper.make_tensor_value_info("x", TensorProto.INT8, [1, 3, 32, 32])],
-                          [helper.make_tensor_value_info("y", TensorProto.INT8, [1, 10])],
-                          initializer=[W, F])
+    g = helper.make_graph(
+        nodes,
+        "tiny",
+        [helper.make_tensor_value_info("x", TensorProto.INT8, [1, 3, 32, 32])],
+        [helper.make_tensor_value_info("y", TensorProto.INT8, [1, 10])],
+        initializer=[W, F],
+    )
     model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
     onnx.save(model, str(path))
 

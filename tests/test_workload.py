@@ -47,16 +47,19 @@ def test_custom_workload_from_issue_api():
     assert conv.Yi == 229 and fc.gemm_dims() == (128, 3072, 768)
 
 
-@pytest.mark.parametrize("call, field", [
-    (lambda: build_model("vgg"), "model"),
-    (lambda: Layer.conv("x", K=0, C=3), "K"),
-    (lambda: Layer.gemm("x", M=4, N=4, K=-1), "C"),
-    (lambda: Model("m", [Layer.conv("x", K=1, C=1)], batch=0), "batch"),
-    (lambda: Model("m", [Layer.conv("x", K=1, C=1, skips=(0,))]), "skips"),
-    (lambda: Layer("x", kind="lstm"), "layer kind"),
-    (lambda: scenario("sc9"), "scenario"),
-    (lambda: build_model("resnet50", seq_len=4), "parameters"),
-])
+@pytest.mark.parametrize(
+    "call, field",
+    [
+        (lambda: build_model("vgg"), "model"),
+        (lambda: Layer.conv("x", K=0, C=3), "K"),
+        (lambda: Layer.gemm("x", M=4, N=4, K=-1), "C"),
+        (lambda: Model("m", [Layer.conv("x", K=1, C=1)], batch=0), "batch"),
+        (lambda: Model("m", [Layer.conv("x", K=1, C=1, skips=(0,))]), "skips"),
+        (lambda: Layer("x", kind="lstm"), "layer kind"),
+        (lambda: scenario("sc9"), "scenario"),
+        (lambda: build_model("resnet50", seq_len=4), "parameters"),
+    ],
+)
 def test_bad_workloads_are_named(call, field):
     with pytest.raises(ValueError, match=field):
         call()

@@ -1,0 +1,277 @@
+"""A scheduling problem: a workload on an MCM, its cost table, the genome encoding and the objective.
+
+Genome (flat integers, length ``2 L + M W``): the chiplet of each of the ``L`` layers (models
+concatenated), the window of each layer, then per model and window the index of its micro-batch
+size among the divisors of the model's batch. Windows must not decrease along a model's chain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .cost import CostTable
+from .errors import check_choice, check_positive_int
+from .hardware import MCM
+from .schedule import Schedule
+from .workload import Workload
+
+OBJECTIVES = ("latency", "energy", "edp", "throughput")
+
+
+def divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+@dataclass(frozen=True)
+class LayerIndex:
+    """Static per-layer arrays over the ``L`` layers of all models (global layer order)."""
+
+    model: np.ndarray  # model of each layer
+    local: np.ndarray  # index inside its model
+    first: np.ndarray  # bool: first layer of its model
+    last: np.ndarray  # bool: last layer of its model
+    offset: np.ndarray  # [M] global index of each model's first layer
+    edge_src: np.ndarray  # activation edges (chain and skip) between layers, global indices
+    edge_dst: np.ndarray
+
+
+class Problem:
+    """A workload on an MCM with an objective (``latency``, ``energy``, ``edp``, ``throughput``
+    or a callable taking a :class:`~costmodel.evaluate.BatchResult` and returning ``[P]``).
+
+    ``max_windows`` bounds the windows a schedule may use (default: the number of models, at
+    least 2). Fitness is always minimized: for ``throughput`` it is seconds per inference.
+    """
+
+    def __init__(
+        self,
+        workload: Workload,
+        mcm: MCM,
+        objective: str | Callable = "edp",
+        max_windows: int | None = None,
+    ) -> None:
+        if not callable(objective):
+            check_choice("objective", objective, OBJECTIVES)
+        self.workload, self.mcm, self.objective = workload, mcm, objective
+        self.max_windows = max_windows if max_windows is not None else max(2, len(workload))
+        check_positive_int("max_windows", self.max_windows)
+        self.table = CostTable(workload, mcm.classes)
+        self._index = self._build_index()
+        self.batch = np.array([m.batch for m in workload.models], dtype=np.int64)
+        self.mb_options = [divisors(int(b)) for b in self.batch]
+        self._tables: dict | None = None
+
+    # --- structure ------------------------------------------------------------------------
+    def _build_index(self) -> LayerIndex:
+        model, local, src, dst, offset = [], [], [], [], []
+        g = 0
+        for m, mod in enumerate(self.workload.models):
+            offset.append(g)
+            for i, layer in enumerate(mod.layers):
+                model.append(m)
+                local.append(i)
+                if i > 0:
+                    src.append(g + i - 1)
+                    dst.append(g + i)
+                for s in layer.skips:
+                    if s != i - 1:
+                        src.append(g + s)
+                        dst.append(g + i)
+            g += len(mod)
+        model_a, local_a = np.array(model), np.array(local)
+        sizes = np.array([len(m) for m in self.workload.models])
+        return LayerIndex(
+            model_a,
+            local_a,
+            local_a == 0,
+            local_a == sizes[model_a] - 1,
+            np.array(offset),
+            np.array(src, dtype=np.int64),
+            np.array(dst, dtype=np.int64),
+        )
+
+    @property
+    def index(self) -> LayerIndex:
+        return self._index
+
+    @property
+    def n_layers(self) -> int:
+        return self.workload.n_layers
+
+    @property
+    def n_models(self) -> int:
+        return len(self.workload)
+
+    @property
+    def genome_length(self) -> int:
+        return 2 * self.n_layers + self.n_models * self.max_windows
+
+    @property
+    def nvec(self) -> np.ndarray:
+        """Exclusive upper bound of every gene (a Gymnasium ``MultiDiscrete`` vector)."""
+        L, M, W = self.n_layers, self.n_models, self.max_windows
+        mb = np.repeat([len(o) for o in self.mb_options], W)
+        return np.concatenate([np.full(L, self.mcm.n_chiplets), np.full(L, W), mb]).astype(np.int64)
+
+    def split(self, genomes: np.ndarray):
+        """``(chiplet [P, L], window [P, L], micro-batch index [P, M, W])`` views of genomes."""
+        L, M, W = self.n_layers, self.n_models, self.max_windows
+        g = np.asarray(genomes)
+        return g[:, :L], g[:, L : 2 * L], g[:, 2 * L :].reshape(len(g), M, W)
+
+    # --- encode / decode / sample --------------------------------------------------------
+    def check_genome(self, genome) -> np.ndarray:
+        """A genome as an int64 array, or ``ValueError`` naming what is wrong."""
+        g = np.asarray(genome)
+        if g.ndim != 1 or len(g) != self.genome_length:
+            raise ValueError(
+                f"genome must have length {self.genome_length} (2 x {self.n_layers} "
+                f"layers + {self.n_models} models x {self.max_windows} windows), "
+                f"got shape {g.shape}"
+            )
+        if not np.issubdtype(g.dtype, np.integer):
+            if not np.all(np.isfinite(g)) or np.any(g != np.round(g)):
+                raise ValueError("genome values must be integers")
+        g = g.astype(np.int64)
+        bad = np.nonzero((g < 0) | (g >= self.nvec))[0]
+        if len(bad):
+            i = int(bad[0])
+            part = (
+                "chiplet"
+                if i < self.n_layers
+                else "window"
+                if i < 2 * self.n_layers
+                else "micro-batch index"
+            )
+            raise ValueError(f"genome[{i}] ({part}) = {g[i]} is out of range 0..{self.nvec[i] - 1}")
+        return g
+
+    def decode(self, genome) -> Schedule:
+        """The schedule a genome stands for; ``ValueError`` if the genome is invalid."""
+        g = self.check_genome(genome)
+        c, w, mb = self.split(g[None, :])
+        ix = self.index
+        windows, chiplets, micro = [], [], []
+        for m, mod in enumerate(self.workload.models):
+            sl = slice(ix.offset[m], ix.offset[m] + len(mod))
+            windows.append(w[0, sl].tolist())
+            chiplets.append(c[0, sl].tolist())
+            micro.append({int(x): self.mb_options[m][mb[0, m, x]] for x in sorted(set(w[0, sl]))})
+        s = Schedule(windows, chiplets, micro)
+        self.validate(s)
+        return s
+
+    def encode(self, schedule: Schedule) -> np.ndarray:
+        """The genome of a valid schedule (unused windows get micro-batch index 0)."""
+        self.validate(schedule)
+        L, M, W = self.n_layers, self.n_models, self.max_windows
+        mb = np.zeros((M, W), dtype=np.int64)
+        for m, d in enumerate(schedule.micro_batch):
+            for w, b in d.items():
+                mb[m, w] = self.mb_options[m].index(b)
+        c = np.concatenate([np.asarray(x) for x in schedule.chiplet])
+        w = np.concatenate([np.asarray(x) for x in schedule.window])
+        return np.concatenate([c, w, mb.ravel()]).astype(np.int64)
+
+    def validate(self, s: Schedule) -> None:
+        """Raise ``ValueError`` naming the first rule the schedule breaks."""
+        M = self.n_models
+        for name, v in (
+            ("window", s.window),
+            ("chiplet", s.chiplet),
+            ("micro_batch", s.micro_batch),
+        ):
+            if len(v) != M:
+                raise ValueError(f"schedule.{name} has {len(v)} models, the workload has {M}")
+        for m, mod in enumerate(self.workload.models):
+            ws, cs = s.window[m], s.chiplet[m]
+            for name, v in (("window", ws), ("chiplet", cs)):
+                if len(v) != len(mod):
+                    raise ValueError(
+                        f"schedule.{name}[{m}] covers {len(v)} layers of model "
+                        f"{mod.name!r}, which has {len(mod)}"
+                    )
+            for i, (w, c) in enumerate(zip(ws, cs)):
+                if not 0 <= c < self.mcm.n_chiplets:
+                    raise ValueError(
+                        f"model {mod.name!r} layer {i}: chiplet {c} out of range "
+                        f"0..{self.mcm.n_chiplets - 1}"
+                    )
+                if not 0 <= w < self.max_windows:
+                    raise ValueError(
+                        f"model {mod.name!r} layer {i}: window {w} out of range "
+                        f"0..{self.max_windows - 1}"
+                    )
+                if i and w < ws[i - 1]:
+                    raise ValueError(
+                        f"model {mod.name!r} layer {i}: window {w} comes after "
+                        f"window {ws[i - 1]}; windows must not go backwards"
+                    )
+            mb = s.micro_batch[m]
+            for w in set(ws):
+                if w not in mb:
+                    raise ValueError(f"model {mod.name!r}: no micro-batch for window {w}")
+            for w, b in mb.items():
+                if b not in self.mb_options[m]:
+                    raise ValueError(
+                        f"model {mod.name!r} window {w}: micro-batch {b} must divide "
+                        f"the batch {mod.batch}; allowed {self.mb_options[m]}"
+                    )
+
+    def repair(self, genomes: np.ndarray) -> np.ndarray:
+        """Clip genes into range and make windows non-decreasing along each model's chain
+        (running maximum): what :meth:`evaluate_batch` does to invalid rows."""
+        g = np.clip(np.asarray(genomes, dtype=np.int64), 0, self.nvec - 1)
+        L = self.n_layers
+        w = g[:, L : 2 * L]
+        for m in range(self.n_models):
+            a = self.index.offset[m]
+            b = a + len(self.workload.models[m])
+            w[:, a:b] = np.maximum.accumulate(w[:, a:b], axis=1)
+        return g
+
+    def sample(self, n: int, seed: int | np.random.Generator | None = 0) -> np.ndarray:
+        """``n`` valid random genomes (windows sorted per model)."""
+        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        g = rng.integers(0, self.nvec, size=(n, self.genome_length))
+        L = self.n_layers
+        w = g[:, L : 2 * L]
+        for m in range(self.n_models):
+            a = self.index.offset[m]
+            b = a + len(self.workload.models[m])
+            w[:, a:b] = np.sort(w[:, a:b], axis=1)
+        return g
+
+    # --- evaluation -----------------------------------------------------------------------
+    def evaluate(self, schedule: Schedule):
+        """Evaluate one schedule in detail (the readable reference implementation)."""
+        from .evaluate import evaluate_schedule
+
+        self.validate(schedule)
+        return evaluate_schedule(self, schedule)
+
+    def evaluate_batch(self, genomes):
+        """Evaluate a population ``[P, G]`` with numpy; invalid rows are repaired (:meth:`repair`)."""
+        from .evaluate import evaluate_batch
+
+        g = np.asarray(genomes)
+        if g.ndim != 2 or g.shape[1] != self.genome_length:
+            raise ValueError(f"genomes must have shape [P, {self.genome_length}], got {g.shape}")
+        return evaluate_batch(self, self.repair(g))
+
+    def objective_of(self, r) -> np.ndarray:
+        """The minimized objective from a (batch) result."""
+        if callable(self.objective):
+            return np.asarray(self.objective(r), dtype=np.float64)
+        if self.objective == "throughput":
+            return 1.0 / np.asarray(r.throughput)
+        return np.asarray(
+            getattr(r, {"latency": "latency_s", "energy": "energy_j", "edp": "edp"}[self.objective])
+        )
+
+    def fitness(self, genomes) -> np.ndarray:
+        """The objective of every genome, ``[P]`` (minimized)."""
+        return self.objective_of(self.evaluate_batch(genomes))
