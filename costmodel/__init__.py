@@ -31,3 +31,8 @@ from .problem import OBJECTIVES, Problem  # noqa: E402
 from .schedule import Schedule, Stage  # noqa: E402
 
 __all__ += ["OBJECTIVES", "Problem", "Schedule", "Stage"]
+
+from .baselines import BASELINES, sequential, simba, standalone  # noqa: E402
+from .simulate import simulate  # noqa: E402
+
+__all__ += ["BASELINES", "sequential", "simba", "standalone", "simulate"]

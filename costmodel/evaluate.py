@@ -1,4 +1,4 @@
-"""Schedule evaluation (DESIGN.md section 7): one schedule in detail, or a population vectorized.
+"""Schedule evaluation (DESIGN.md section 7): the reference evaluator of one schedule, in detail.
 
 Per micro-batch, a stage costs the compute of its layers plus the transfers charged to it: an
 activation (chain or skip) from another chiplet in the same window crosses the NoP
@@ -39,9 +39,6 @@ class Tables:
     hops: np.ndarray  # [n, n]
     dram_hops: np.ndarray  # [n]
     placement: np.ndarray  # [n] class of each chiplet
-    pair_route: np.ndarray  # [n*n, H] link ids of the XY route a -> b, padded with n_links
-    dram_route: np.ndarray  # [n, H] link ids from a chiplet to its DRAM edge, padded likewise
-    n_links: int
 
 
 def tables(problem) -> Tables:
@@ -65,18 +62,6 @@ def tables(problem) -> Tables:
     db = mcm.classes[0].data_bytes
     layers = [layer for mod in wl.models for layer in mod.layers]
     n = mcm.n_chiplets
-    links = {lk: i for i, lk in enumerate(mcm.links)}
-    nl = len(links)
-    H = mcm.rows + mcm.cols
-    pair = np.full((n * n, H), nl, dtype=np.int64)
-    for a in range(n):
-        for b in range(n):
-            ids = [links[lk] for lk in mcm.route(a, b)]
-            pair[a * n + b, : len(ids)] = ids
-    dram = np.full((n, H), nl, dtype=np.int64)
-    for a in range(n):
-        ids = [links[lk] for lk in mcm.dram_route(a)]
-        dram[a, : len(ids)] = ids
     problem._tables = Tables(
         t=t,
         e=e,
@@ -89,9 +74,6 @@ def tables(problem) -> Tables:
         hops=mcm.hops.astype(np.float64),
         dram_hops=mcm.dram_hops.astype(np.float64),
         placement=np.array(mcm.placement),
-        pair_route=pair,
-        dram_route=dram,
-        n_links=nl,
     )
     return problem._tables
 
@@ -288,8 +270,8 @@ def evaluate_schedule(problem, s) -> Result:
         energy_breakdown_j={
             "compute": e_mac,
             "onchip": e_comp - e_mac,
-            "nop": e_nop,
-            "dram": e_dram,
+            "nop": float(e_nop),
+            "dram": float(e_dram),
         },
         edp=energy * latency,
         throughput=float(problem.batch.sum() / period),
@@ -300,153 +282,10 @@ def evaluate_schedule(problem, s) -> Result:
         chiplet_utilization=(busy_total / latency).tolist(),
         link_bytes={lk: float(link_w[:, i].sum()) for lk, i in links.items()},
         dram_bytes=float(dram_w.sum()),
-    )
-
-
-def evaluate_batch(problem, genomes: np.ndarray) -> BatchResult:
-    """Evaluate valid genomes ``[P, G]``, vectorized over the population."""
-    T, mcm, ix = tables(problem), problem.mcm, problem.index
-    P, L = len(genomes), problem.n_layers
-    M, W, n = problem.n_models, problem.max_windows, mcm.n_chiplets
-    nl = T.n_links
-    C, Wn, MB = problem.split(genomes)
-    rows = np.arange(P)[:, None]
-    lay = np.arange(L)[None, :]
-    opt = MB[rows, ix.model[None, :], Wn]  # [P, L]
-    bp = T.bsize[ix.model[None, :], opt].astype(np.float64)
-    nmb = problem.batch[ix.model][None, :] / bp
-    cls = T.placement[C]
-    pw = rows * W + Wn  # (p, window) key [P, L]
-    extra_t = np.zeros((P, L))
-    dram_w = np.zeros(P * W)  # DRAM bytes per (p, window)
-    # routed traffic: (p-window key, route row, total bytes) of NoP and of DRAM transfers
-    nop_k, nop_r, nop_b, dr_k, dr_r, dr_b = [], [], [], [], [], []
-    dhop = T.dram_hops[C]
-
-    def dram_io(sel_rows, g, nbytes_mb):
-        """DRAM transfers of layers ``g`` ([P, k] or [k]) with per-micro-batch bytes [P, k]."""
-        np.add.at(extra_t, (sel_rows, g), _dram_time(mcm, nbytes_mb, dhop[sel_rows, g]))
-        total = nbytes_mb * nmb[sel_rows, g]
-        key = pw[sel_rows, g]
-        np.add.at(dram_w, key.ravel(), total.ravel())
-        dr_k.append(key.ravel())
-        dr_r.append(C[sel_rows, g].ravel())
-        dr_b.append(total.ravel())
-
-    firsts = np.nonzero(ix.first)[0][None, :]
-    lasts = np.nonzero(ix.last)[0][None, :]
-    dram_io(rows, np.broadcast_to(firsts, (P, firsts.shape[1])), T.in_ps[firsts] * bp[:, firsts[0]])
-    dram_io(rows, np.broadcast_to(lasts, (P, lasts.shape[1])), T.out_ps[lasts] * bp[:, lasts[0]])
-    a, b = ix.edge_src, ix.edge_dst
-    if len(a):
-        same_w = Wn[:, a] == Wn[:, b]
-        nop = same_w & (C[:, a] != C[:, b])
-        pr, pe = np.nonzero(nop)
-        if len(pr):
-            ea, eb = a[pe], b[pe]
-            nb = T.out_ps[ea] * bp[pr, eb]
-            ca, cb = C[pr, ea], C[pr, eb]
-            np.add.at(extra_t, (pr, eb), _nop_time(mcm, nb, T.hops[ca, cb]))
-            nop_k.append(pw[pr, eb])
-            nop_r.append(ca * n + cb)
-            nop_b.append(nb * nmb[pr, eb])
-        dr, de = np.nonzero(~same_w)
-        if len(dr):
-            ea, eb = a[de], b[de]
-            dram_io(dr, ea, T.out_ps[ea] * bp[dr, ea])
-            dram_io(dr, eb, T.out_ps[ea] * bp[dr, eb])
-    # weights resident per (p, window, chiplet)
-    wc = pw * n + C
-    resident = np.bincount(
-        wc.ravel(), np.broadcast_to(T.w_bytes, (P, L)).ravel(), minlength=P * W * n
-    )[wc]
-    l2 = T.l2[cls]
-    fits = resident <= l2
-    room = np.maximum(l2 - np.where(fits, resident, 0.0), 0.0)
-    spill = np.maximum((T.in_ps + T.out_ps)[None, :] * bp - room, 0.0)
-    extra_t += 2 * spill / mcm.dram_bw
-    dram_w += np.bincount(pw.ravel(), (2 * spill * nmb).ravel(), minlength=P * W)
-    t_layer = T.t[lay, cls, opt] + extra_t
-    e_layer = T.e[lay, cls, opt] * nmb
-    e_mac = (T.e_mac[lay, cls, opt] * nmb).sum(axis=1)
-    # stages: maximal runs of one model, window and chiplet
-    boundary = np.ones((P, L), dtype=bool)
-    boundary[:, 1:] = (~ix.first[1:])[None, :] & (Wn[:, 1:] == Wn[:, :-1]) & (C[:, 1:] == C[:, :-1])
-    boundary[:, 1:] = ~boundary[:, 1:]
-    sid = (np.cumsum(boundary, axis=1) - 1) + rows * L
-    t_stage = np.bincount(sid.ravel(), t_layer.ravel(), minlength=P * L)
-    w_stage = np.bincount(sid.ravel(), np.broadcast_to(T.w_bytes, (P, L)).ravel(), minlength=P * L)
-    fp, fl = np.nonzero(boundary)  # first layer of every stage, in stage order
-    s_id = sid[fp, fl]
-    s_c, s_w, s_m = C[fp, fl], Wn[fp, fl], ix.model[fl]
-    s_nmb, s_fit = nmb[fp, fl], fits[fp, fl]
-    s_wb = w_stage[s_id]
-    s_wt = np.where(s_wb > 0, _dram_time(mcm, s_wb, T.dram_hops[s_c]), 0.0)
-    s_t = t_stage[s_id] + np.where(s_fit, 0.0, s_wt)
-    s_once = np.where(s_fit, s_wt, 0.0)
-    s_wtotal = np.where(s_fit, s_wb, s_wb * s_nmb)
-    s_pw = fp * W + s_w
-    np.add.at(dram_w, s_pw, s_wtotal)
-    dr_k.append(s_pw)
-    dr_r.append(s_c)
-    dr_b.append(s_wtotal)
-    # model-window latency: fill + steady state at the bottleneck + one-time weight loads
-    grp = (fp * M + s_m) * W + s_w
-    g_sum = np.bincount(grp, s_t + s_once, minlength=P * M * W)
-    g_max = np.zeros(P * M * W)
-    np.maximum.at(g_max, grp, s_t)
-    g_nmb = np.zeros(P * M * W)
-    g_nmb[grp] = s_nmb
-    model_lat = (g_sum + np.maximum(g_nmb - 1, 0) * g_max).reshape(P, M, W).max(axis=1)
-    busy = np.bincount(s_pw * n + s_c, s_nmb * s_t + s_once, minlength=P * W * n).reshape(P, W, n)
-    link = np.zeros(P * W * (nl + 1))
-    e_hops = np.zeros(P * W)  # byte-hops per (p, window)
-    for keys, rts, nbytes, route, hops in (
-        (nop_k, nop_r, nop_b, T.pair_route, T.hops.ravel()),
-        (dr_k, dr_r, dr_b, T.dram_route, T.dram_hops),
-    ):
-        if not keys:
-            continue
-        k, r, nb = np.concatenate(keys), np.concatenate(rts), np.concatenate(nbytes)
-        ids = k[:, None] * (nl + 1) + route[r]
-        link += np.bincount(ids.ravel(), np.repeat(nb, route.shape[1]), minlength=len(link))
-        e_hops += np.bincount(k, nb * hops[r], minlength=P * W)
-    link = link.reshape(P, W, nl + 1)[:, :, :nl]
-    dram = dram_w.reshape(P, W)
-    win = np.maximum.reduce(
-        [
-            model_lat,
-            busy.max(axis=2),
-            dram / mcm.dram_bw,
-            link.max(axis=2, initial=0.0) / mcm.nop_bw,
-        ]
-    )
-    latency = win.sum(axis=1)
-    e_nop = e_hops.reshape(P, W).sum(axis=1) * 8 * mcm.nop_pj_per_bit * PJ
-    total_dram = dram.sum(axis=1)
-    e_dram = total_dram * 8 * mcm.dram_pj_per_bit * PJ
-    e_comp = e_layer.sum(axis=1)
-    energy = e_comp + e_nop + e_dram
-    busy_total = busy.sum(axis=1)
-    link_total = link.sum(axis=1)
-    period = np.maximum.reduce(
-        [
-            busy_total.max(axis=1),
-            total_dram / mcm.dram_bw,
-            link_total.max(axis=1, initial=0.0) / mcm.nop_bw,
-        ]
-    )
-    return BatchResult(
-        latency_s=latency,
-        energy_j=energy,
-        energy_compute_j=e_mac,
-        energy_onchip_j=e_comp - e_mac,
-        energy_nop_j=e_nop,
-        energy_dram_j=e_dram,
-        edp=energy * latency,
-        throughput=problem.batch.sum() / period,
-        window_latency_s=win,
-        chiplet_busy_s=busy_total,
-        link_bytes=link_total,
-        dram_bytes=total_dram,
+        extra={
+            "window_dram_s": (dram_w / mcm.dram_bw).tolist(),
+            "window_link_s": (link_w.max(axis=1, initial=0.0) / mcm.nop_bw).tolist(),
+            "window_model_s": win_models.tolist(),
+            "window_busy_s": busy.max(axis=1).tolist(),
+        },
     )

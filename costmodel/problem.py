@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -93,6 +94,12 @@ class Problem:
             np.array(dst, dtype=np.int64),
         )
 
+    @cached_property
+    def _mesh_index(self):
+        from .batch import mesh_index
+
+        return mesh_index(self.mcm)
+
     @property
     def index(self) -> LayerIndex:
         return self._index
@@ -112,7 +119,7 @@ class Problem:
     @property
     def nvec(self) -> np.ndarray:
         """Exclusive upper bound of every gene (a Gymnasium ``MultiDiscrete`` vector)."""
-        L, M, W = self.n_layers, self.n_models, self.max_windows
+        L, W = self.n_layers, self.max_windows
         mb = np.repeat([len(o) for o in self.mb_options], W)
         return np.concatenate([np.full(L, self.mcm.n_chiplets), np.full(L, W), mb]).astype(np.int64)
 
@@ -167,7 +174,7 @@ class Problem:
     def encode(self, schedule: Schedule) -> np.ndarray:
         """The genome of a valid schedule (unused windows get micro-batch index 0)."""
         self.validate(schedule)
-        L, M, W = self.n_layers, self.n_models, self.max_windows
+        M, W = self.n_models, self.max_windows
         mb = np.zeros((M, W), dtype=np.int64)
         for m, d in enumerate(schedule.micro_batch):
             for w, b in d.items():
@@ -221,6 +228,80 @@ class Problem:
                         f"the batch {mod.batch}; allowed {self.mb_options[m]}"
                     )
 
+    # --- SCAR-style structured view ------------------------------------------------------
+    def from_structured(self, spec: list[list[dict]]) -> Schedule:
+        """A schedule from, per model, its window segments in chain order, each a dict with
+        ``layers`` (how many), ``window``, ``cuts`` (stage boundaries inside the segment, strictly
+        increasing in 1..layers-1), ``path`` (one chiplet per stage, neighbours on the mesh) and
+        ``micro_batch``."""
+        if len(spec) != self.n_models:
+            raise ValueError(
+                f"structured view has {len(spec)} models, the workload has {self.n_models}"
+            )
+        window, chiplet, micro = [], [], []
+        for m, (mod, segs) in enumerate(zip(self.workload.models, spec)):
+            ws, cs, mb = [], [], {}
+            for j, seg in enumerate(segs):
+                where = f"model {mod.name!r} segment {j}"
+                missing = {"layers", "window", "cuts", "path", "micro_batch"} - set(seg)
+                if missing:
+                    raise ValueError(f"{where}: missing key {sorted(missing)[0]!r}")
+                n, cuts, path = int(seg["layers"]), list(seg["cuts"]), list(seg["path"])
+                if n <= 0:
+                    raise ValueError(f"{where}: layers must be positive, got {n}")
+                if cuts != sorted(set(cuts)) or any(not 0 < c < n for c in cuts):
+                    raise ValueError(
+                        f"{where}: cuts must increase strictly within 1..{n - 1}, got {cuts}"
+                    )
+                if len(path) != len(cuts) + 1:
+                    raise ValueError(
+                        f"{where}: path needs {len(cuts) + 1} chiplets (one per "
+                        f"stage), got {len(path)}"
+                    )
+                for a, b in zip(path, path[1:]):
+                    if not (0 <= a < self.mcm.n_chiplets and 0 <= b < self.mcm.n_chiplets):
+                        raise ValueError(f"{where}: chiplet out of range in path {path}")
+                    if self.mcm.hops[a, b] != 1:
+                        raise ValueError(f"{where}: path chiplets {a} and {b} are not neighbours")
+                bounds = [0, *cuts, n]
+                for k in range(len(path)):
+                    cs += [int(path[k])] * (bounds[k + 1] - bounds[k])
+                ws += [int(seg["window"])] * n
+                mb[int(seg["window"])] = int(seg["micro_batch"])
+            window.append(ws)
+            chiplet.append(cs)
+            micro.append(mb)
+        s = Schedule(window, chiplet, micro)
+        self.validate(s)
+        return s
+
+    def to_structured(self, s: Schedule) -> list[list[dict]]:
+        """The structured view of a schedule (paths need not be adjacent in general schedules)."""
+        self.validate(s)
+        out = []
+        for m in range(self.n_models):
+            segs = []
+            ws, cs = s.window[m], s.chiplet[m]
+            i = 0
+            while i < len(ws):
+                j = i
+                while j < len(ws) and ws[j] == ws[i]:
+                    j += 1
+                cuts = [k - i for k in range(i + 1, j) if cs[k] != cs[k - 1]]
+                path = [cs[i]] + [cs[i + c] for c in cuts]
+                segs.append(
+                    {
+                        "layers": j - i,
+                        "window": ws[i],
+                        "cuts": cuts,
+                        "path": path,
+                        "micro_batch": s.micro_batch[m][ws[i]],
+                    }
+                )
+                i = j
+            out.append(segs)
+        return out
+
     def repair(self, genomes: np.ndarray) -> np.ndarray:
         """Clip genes into range and make windows non-decreasing along each model's chain
         (running maximum): what :meth:`evaluate_batch` does to invalid rows."""
@@ -255,7 +336,7 @@ class Problem:
 
     def evaluate_batch(self, genomes):
         """Evaluate a population ``[P, G]`` with numpy; invalid rows are repaired (:meth:`repair`)."""
-        from .evaluate import evaluate_batch
+        from .batch import evaluate_batch
 
         g = np.asarray(genomes)
         if g.ndim != 2 or g.shape[1] != self.genome_length:
