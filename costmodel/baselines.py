@@ -70,7 +70,7 @@ def simba(problem, dataflow: str = "ws") -> Schedule:
             share[np.argmax(macs / share)] += 1
     cls = problem.mcm.placement[ids[0]]
     chiplet, start = [], 0
-    for m, mod in enumerate(models):
+    for m, _mod in enumerate(models):
         group = [ids[(start + j) % n] for j in range(share[m])]
         start += share[m]
         times = problem.table.model(m, 1).latency_s[:, cls]

@@ -61,7 +61,6 @@ def tables(problem) -> Tables:
             e_mac[a : a + len(mod), :, j] = c.energy_mac_pj * PJ
     db = mcm.classes[0].data_bytes
     layers = [layer for mod in wl.models for layer in mod.layers]
-    n = mcm.n_chiplets
     problem._tables = Tables(
         t=t,
         e=e,

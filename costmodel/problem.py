@@ -239,7 +239,7 @@ class Problem:
                 f"structured view has {len(spec)} models, the workload has {self.n_models}"
             )
         window, chiplet, micro = [], [], []
-        for m, (mod, segs) in enumerate(zip(self.workload.models, spec)):
+        for _m, (mod, segs) in enumerate(zip(self.workload.models, spec)):
             ws, cs, mb = [], [], {}
             for j, seg in enumerate(segs):
                 where = f"model {mod.name!r} segment {j}"
