@@ -10,7 +10,7 @@ import networkx as nx
 import numpy as np
 
 from . import constants as k
-from .errors import check_choice, check_positive
+from .errors import check_choice, check_positive, check_positive_int
 
 #: Dataflows and their aliases. ``ws`` = NVDLA-like weight-stationary (MAESTRO KCP-WS), ``os`` =
 #: ShiDianNao-like output-stationary (MAESTRO YXP-OS), ``systolic-*`` = TPU-like arrays (SCALE-Sim).
@@ -130,8 +130,8 @@ class MCM:
     monolithic: bool = field(default=False)
 
     def __post_init__(self) -> None:
-        check_positive("rows", self.rows)
-        check_positive("cols", self.cols)
+        check_positive_int("rows", self.rows)
+        check_positive_int("cols", self.cols)
         if len(self.placement) != self.rows * self.cols:
             raise ValueError(
                 f"placement has {len(self.placement)} entries; a {self.rows}x{self.cols} mesh needs "
@@ -253,8 +253,8 @@ def mcm(
     role); ``pes`` picks each dataflow's canonical array shape, ``pe_rows``/``pe_cols`` override it;
     other keywords (``noc_bw``, ``l2_bytes``, ...) go to every :class:`ChipletClass`.
     """
-    check_positive("rows", rows)
-    check_positive("cols", cols)
+    check_positive_int("rows", rows)
+    check_positive_int("cols", cols)
     if grid is not None:
         pattern = "grid"
     check_choice("pattern", pattern, PATTERNS)

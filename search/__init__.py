@@ -1,1 +1,8 @@
-"""Search agents behind one interface (issue 5)."""
+"""Search agents behind one interface: ``run(problem, algorithm, budget, seed, log_dir)``."""
+
+from .api import run
+from .base import Algorithm, Budget, BudgetExhausted, Evaluator, SearchResult
+from .registry import AGENTS, agent_class, make_agent
+
+__all__ = ["run", "Algorithm", "Budget", "BudgetExhausted", "Evaluator", "SearchResult",
+           "AGENTS", "agent_class", "make_agent"]

@@ -1,0 +1,265 @@
+"""``chiplet_sched/Mapping-v0``: build a schedule one layer per step (sequential decisions, so an
+action mask can express what a flat genome cannot: window order and non-empty windows).
+
+Order. Layers of all models are interleaved in a fixed order, round-robin by progress fraction
+(:func:`env.features.interleaved_order`); the current model is the model of the next layer.
+
+Actions, ``Discrete(n + 1)`` for ``n`` chiplets:
+
+- ``c < n`` puts the current layer on chiplet ``c`` in its model's current window;
+- ``n`` closes the current model's window: its next layers go to the next window. Valid only when
+  the model already has a layer in its current window and that window is not the last
+  (``max_windows - 1``); :meth:`MappingEnv.action_masks` says so for MaskablePPO.
+
+Micro-batch. Every window of model ``m`` uses one micro-batch size, chosen by the option
+``micro_batch``: ``"min"`` (default) = the smallest divisor of the batch (1, the most pipelining),
+``"max"`` = the whole batch (one micro-batch, no pipelining).
+
+Observation, ``Box(0, 1, (3 + K + M + 4 + 2 n,), float32)`` with ``K`` chiplet classes, ``M``
+models, ``n`` chiplets; loads and times are in units of ``share`` = (sum over layers of the
+fastest class's whole-batch compute time) / n, the per-chiplet load of a perfect balance, and
+squashed by ``x / (1 + x)`` (1 share -> 0.5):
+
+====================  =====  ============================================================
+slice                 size   content
+====================  =====  ============================================================
+``[0:3]``             3      current layer: log1p MACs, weight bytes, output bytes (whole
+                             batch), each divided by its maximum over the workload
+``[3:3+K]``           K      current layer's compute time on each chiplet class (squashed)
+next                  M      current model, one-hot
+next                  1      the model's current window / ``max_windows``
+next                  1      the model's progress: layers placed / its layers
+next                  1      overall progress: layers placed / ``L``
+next                  1      1 if the model's current window already holds one of its layers
+next                  n      accumulated compute load of each chiplet over all windows
+                             (squashed)
+next                  n      chiplet of the model's previous layer, one-hot (zeros for a
+                             model's first layer)
+====================  =====  ============================================================
+
+After the last layer, the terminal observation has zero layer and model fields and progress 1.
+
+Reward. 0 until the last layer, then ``-objective / reference`` from ``Problem.evaluate_batch``
+(the evaluator every agent uses), ``reference`` being the mean objective of ``p.sample(64,
+seed=0)`` (:func:`env.common.reference_objective`): -1 is an average random schedule, higher is
+better. ``shaped=True`` adds potential-based shaping ``Phi(s') - Phi(s)`` with ``Phi = -max
+chiplet load / (n share)`` and ``Phi = 0`` at the end: a per-step load-balancing hint that sums
+to zero over an episode, so the return is unchanged.
+
+Invalid actions (out of range, or a masked close, as ``check_env`` sends them): ignored (the
+state does not change), reward ``-invalid_penalty`` (default 0.01), counted in
+``info["invalid_actions"]``. Episodes end within ``max_steps`` steps (default ``2 (L + M (W -
+1))``, twice the longest valid episode): on truncation the remaining layers are placed on their
+model's previous chiplet (chiplet 0 for a first layer) in its current window and the schedule is
+evaluated as usual; ``info["defaulted_layers"]`` counts them.
+
+``info`` at the end (terminated or truncated) holds ``latency_s``, ``energy_j``, ``edp``,
+``throughput``, ``objective``, ``reference`` and ``genome`` (the flat genome, see
+``costmodel.problem``). The environment is deterministic; ``reset(seed=...)`` only seeds
+``np_random``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import gymnasium as gym
+import numpy as np
+
+from costmodel import Problem
+
+from .common import build_problem, evaluate_genome, reference_objective
+from .features import layer_features, squash
+
+MICRO_BATCH = ("min", "max")
+
+
+class MappingEnv(gym.Env):
+    """Place one layer per step on a chiplet, or close the current model's window."""
+
+    metadata = {"render_modes": ["ansi"], "render_fps": 4}
+
+    def __init__(
+        self,
+        problem: Problem | None = None,
+        scenario: str | None = None,
+        pattern: str | None = None,
+        rows: int | None = None,
+        cols: int | None = None,
+        objective: str | Callable | None = None,
+        max_windows: int | None = None,
+        micro_batch: str = "min",
+        shaped: bool = False,
+        invalid_penalty: float = 0.01,
+        max_steps: int | None = None,
+        render_mode: str | None = None,
+    ) -> None:
+        if micro_batch not in MICRO_BATCH:
+            raise ValueError(f"micro_batch must be one of {MICRO_BATCH}, got {micro_batch!r}")
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be None or 'ansi', got {render_mode!r}")
+        if isinstance(invalid_penalty, bool) or not isinstance(invalid_penalty, (int, float)):
+            raise ValueError(f"invalid_penalty must be a number >= 0, got {invalid_penalty!r}")
+        if not invalid_penalty >= 0:
+            raise ValueError(f"invalid_penalty must be a number >= 0, got {invalid_penalty!r}")
+        p = build_problem(problem, scenario, pattern, rows, cols, objective, max_windows)
+        self.problem, self.micro_batch, self.shaped = p, micro_batch, bool(shaped)
+        self.invalid_penalty, self.render_mode = float(invalid_penalty), render_mode
+        self.n, self.L, self.M, self.W = p.mcm.n_chiplets, p.n_layers, p.n_models, p.max_windows
+        self.K = len(p.mcm.classes)
+        longest = self.L + self.M * (self.W - 1)
+        if max_steps is None:
+            max_steps = 2 * longest
+        if isinstance(max_steps, bool) or not isinstance(max_steps, (int, np.integer)):
+            raise ValueError(f"max_steps must be an integer >= {longest}, got {max_steps!r}")
+        if max_steps < longest:
+            raise ValueError(f"max_steps must be an integer >= {longest}, got {max_steps!r}")
+        self.max_steps = int(max_steps)
+        self.features = layer_features(p, micro_batch)
+        self.reference = reference_objective(p)
+        self._model = p.index.model.astype(np.int64)
+        self._sizes = np.array([len(m) for m in p.workload.models], dtype=np.float64)
+        self._mb_genes = np.repeat(self.features.mb_index, self.W)
+        # observation offsets
+        f = 3 + self.K
+        self._o_model, self._o_win = f, f + self.M
+        self._o_load = self._o_win + 4
+        self._o_prev = self._o_load + self.n
+        self._dim = self._o_prev + self.n
+        self.observation_space = gym.spaces.Box(0.0, 1.0, (self._dim,), np.float32)
+        self.action_space = gym.spaces.Discrete(self.n + 1)
+        self._clear()
+
+    # --- state --------------------------------------------------------------------------------
+    def _clear(self) -> None:
+        self._k = 0  # layers placed
+        self._steps = 0
+        self._invalid = 0
+        self._done = False
+        self._chiplet = np.full(self.L, -1, dtype=np.int64)
+        self._window = np.full(self.L, -1, dtype=np.int64)
+        self._cw = np.zeros(self.M, dtype=np.int64)  # current window per model
+        self._in_window = np.zeros(self.M, dtype=np.int64)  # its layers in the current window
+        self._placed = np.zeros(self.M, dtype=np.int64)
+        self._prev = np.full(self.M, -1, dtype=np.int64)
+        self._load = np.zeros(self.n)
+
+    def _layer(self) -> int:
+        return int(self.features.order[self._k])
+
+    def _potential(self) -> float:
+        return -float(self._load.max()) / (self.n * self.features.share)
+
+    def _obs(self) -> np.ndarray:
+        o = np.zeros(self._dim, dtype=np.float32)
+        if self._k < self.L:
+            layer = self._layer()
+            m = int(self._model[layer])
+            o[: self._o_model] = self.features.static[layer]
+            o[self._o_model + m] = 1.0
+            w = self._o_win
+            o[w] = self._cw[m] / self.W
+            o[w + 1] = self._placed[m] / self._sizes[m]
+            o[w + 3] = 1.0 if self._in_window[m] else 0.0
+            if self._prev[m] >= 0:
+                o[self._o_prev + self._prev[m]] = 1.0
+        o[self._o_win + 2] = self._k / self.L
+        o[self._o_load : self._o_prev] = squash(self._load / self.features.share)
+        return o
+
+    def action_masks(self) -> np.ndarray:
+        """Valid actions (bool ``[n + 1]``): every chiplet; close only with a non-empty current
+        window that is not the last. For sb3-contrib's MaskablePPO (reach it through wrappers
+        with ``env.unwrapped`` or ``get_wrapper_attr``)."""
+        mask = np.ones(self.n + 1, dtype=bool)
+        if self._done or self._k >= self.L:
+            mask[self.n] = False
+            return mask
+        m = self._model[self._layer()]
+        mask[self.n] = bool(self._in_window[m] > 0 and self._cw[m] < self.W - 1)
+        return mask
+
+    def genome(self) -> np.ndarray:
+        """The flat genome of the schedule so far (unplaced layers have chiplet/window -1)."""
+        return np.concatenate([self._chiplet, self._window, self._mb_genes])
+
+    # --- gymnasium API ------------------------------------------------------------------------
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        self._clear()
+        return self._obs(), {"invalid_actions": 0}
+
+    def _place(self, chiplet: int) -> None:
+        layer = self._layer()
+        m = self._model[layer]
+        self._chiplet[layer] = chiplet
+        self._window[layer] = self._cw[m]
+        self._in_window[m] += 1
+        self._placed[m] += 1
+        self._prev[m] = chiplet
+        self._load[chiplet] += self.features.time[layer, chiplet]
+        self._k += 1
+
+    def step(self, action):
+        if self._done:
+            raise RuntimeError("the episode is over: call reset() before step()")
+        self._steps += 1
+        phi = self._potential() if self.shaped else 0.0
+        try:
+            a = int(action)
+        except (TypeError, ValueError):
+            a = -1
+        reward = 0.0
+        if 0 <= a < self.n:
+            self._place(a)
+        elif a == self.n and self.action_masks()[self.n]:
+            m = self._model[self._layer()]
+            self._cw[m] += 1
+            self._in_window[m] = 0
+        else:
+            self._invalid += 1
+            reward -= self.invalid_penalty
+        terminated = self._k >= self.L
+        truncated = not terminated and self._steps >= self.max_steps
+        info: dict = {"invalid_actions": self._invalid}
+        if truncated:
+            info["defaulted_layers"] = self.L - self._k
+            while self._k < self.L:
+                self._place(max(int(self._prev[self._model[self._layer()]]), 0))
+        if self.shaped:
+            reward += (0.0 if terminated or truncated else self._potential()) - phi
+        if terminated or truncated:
+            self._done = True
+            final, units = evaluate_genome(self.problem, self.genome(), self.reference)
+            reward += final
+            info.update(units)
+        return self._obs(), reward, terminated, truncated, info
+
+    def render(self) -> str | None:
+        """The schedule so far as text (``render_mode="ansi"``): per model and window its stages
+        ``first-last@chiplet`` (model-local layer indices), then the chiplet loads."""
+        if self.render_mode is None:
+            return None
+        p = self.problem
+        lines = [
+            f"{p.workload.name} on {p.mcm.name} ({'/'.join(p.mcm.grid_letters())}), "
+            f"objective {p.objective if isinstance(p.objective, str) else 'custom'}; "
+            f"placed {self._k}/{self.L}, step {self._steps}, invalid {self._invalid}"
+        ]
+        for m, mod in enumerate(p.workload.models):
+            a = int(p.index.offset[m])
+            cs, ws = self._chiplet[a : a + len(mod)], self._window[a : a + len(mod)]
+            parts: dict[int, list[str]] = {}
+            start = 0
+            for i in range(1, int(self._placed[m]) + 1):
+                if i == self._placed[m] or ws[i] != ws[start] or cs[i] != cs[start]:
+                    span = f"{start}" if i - 1 == start else f"{start}-{i - 1}"
+                    parts.setdefault(int(ws[start]), []).append(f"{span}@{cs[start]}")
+                    start = i
+            text = " | ".join(f"w{w}: {' '.join(s)}" for w, s in sorted(parts.items()))
+            lines.append(
+                f"  {mod.name} [{self._placed[m]}/{len(mod)}, window {self._cw[m]}] {text}"
+            )
+        loads = " ".join(f"{x / self.features.share:.2f}" for x in self._load)
+        lines.append(f"  chiplet load / share: {loads}")
+        return "\n".join(lines)

@@ -1,0 +1,64 @@
+"""``search.run(problem, algorithm, budget, seed, log_dir)``: one entry point for every agent."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from costmodel import Problem
+
+from .base import Algorithm, Budget, BudgetExhausted, Evaluator, SearchResult
+from .registry import make_agent
+
+
+def run(problem: Problem, algorithm: str | Algorithm, budget: Budget | None = None,
+        seed: int = 0, log_dir: str | Path | None = None, **options: Any) -> SearchResult:
+    """Search ``problem`` with ``algorithm`` (a name from :data:`search.AGENTS` or an instance)
+    under ``budget``; deterministic for a given seed. Writes ``history.jsonl`` and
+    ``result.json`` to ``log_dir`` when given."""
+    if budget is None:
+        raise ValueError("run needs a budget, e.g. Budget(evals=2000)")
+    if not isinstance(budget, Budget):
+        raise ValueError(f"budget must be a search.Budget, got {type(budget).__name__}")
+    agent = make_agent(algorithm, **options) if isinstance(algorithm, str) else algorithm
+    if options and not isinstance(algorithm, str):
+        raise ValueError("pass options to the agent's constructor, not to run()")
+    rng = np.random.default_rng(seed)
+    ev = Evaluator(problem, budget, log_dir)
+    try:
+        agent.search(problem, ev, rng)
+    except BudgetExhausted:
+        pass
+    finally:
+        ev.close()
+    if ev.best_genome is None:
+        raise ValueError(f"agent {agent.name!r} evaluated no schedule within the budget")
+    schedule = problem.decode(ev.best_genome)
+    r = problem.evaluate(schedule)
+    metrics = {"latency_s": r.latency_s, "energy_j": r.energy_j, "edp": r.edp,
+               "throughput": r.throughput, **{f"energy_{k}_j": v
+                                               for k, v in r.energy_breakdown_j.items()}}
+    extra = agent.extra_result()
+    result = SearchResult(agent.name, seed, ev.best_genome, schedule, ev.best_fitness, metrics,
+                          ev.history, ev.n_evals, ev.seconds, extra.pop("pareto", []), extra)
+    if log_dir is not None:
+        out = {**result.summary(), "config": _jsonable(agent.config),
+               "best_genome": ev.best_genome.tolist(), "schedule": schedule.to_dict(),
+               "pareto": _jsonable(result.pareto), "extra": _jsonable(extra)}
+        (Path(log_dir) / "result.json").write_text(json.dumps(out, indent=1))
+    return result
+
+
+def _jsonable(x):
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    if isinstance(x, np.generic):
+        return x.item()
+    return x

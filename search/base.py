@@ -1,0 +1,160 @@
+"""The one search interface: a budget, a counting evaluator with fitness-curve logging, agents.
+
+Every agent sees the problem only through :class:`Evaluator`, which evaluates whole populations
+with the problem's batch evaluator, counts every schedule it evaluates against the budget (the
+same way for every agent), keeps the best found, and appends one JSON line per call to the
+history (``history.jsonl`` in ``log_dir``), flushed as it goes so a crash keeps the curve.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from costmodel import Problem, Schedule
+
+
+class BudgetExhausted(Exception):
+    """Raised by :class:`Evaluator` when an agent asks for more than the budget allows."""
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Schedule evaluations and/or wall-clock seconds; the search stops at whichever ends first."""
+
+    evals: int | None = None
+    seconds: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.evals is None and self.seconds is None:
+            raise ValueError("budget needs evals and/or seconds")
+        if self.evals is not None and (isinstance(self.evals, bool) or not isinstance(
+                self.evals, (int, np.integer)) or self.evals <= 0):
+            raise ValueError(f"budget evals must be a positive integer, got {self.evals!r}")
+        if self.seconds is not None and not self.seconds > 0:
+            raise ValueError(f"budget seconds must be positive, got {self.seconds!r}")
+
+
+class Evaluator:
+    """Counts, evaluates and logs: the only door from an agent to the problem.
+
+    ``ev(genomes)`` returns the fitness ``[P]`` (minimized) of the rows it could afford: when the
+    budget has fewer evaluations left than rows, only the first rows are evaluated and returned
+    (a shorter array); when nothing is left it raises :class:`BudgetExhausted`.
+    """
+
+    def __init__(self, problem: Problem, budget: Budget, log_dir: str | Path | None = None,
+                 objectives: tuple[str, ...] = ()) -> None:
+        self.problem, self.budget = problem, budget
+        self.objectives = objectives  # extra per-row figures to log, e.g. ("latency_s", ...)
+        self.n_evals = 0
+        self.best_fitness = np.inf
+        self.best_genome: np.ndarray | None = None
+        self.history: list[dict] = []
+        self._t0 = time.perf_counter()
+        self._log = None
+        if log_dir is not None:
+            Path(log_dir).mkdir(parents=True, exist_ok=True)
+            self._log = open(Path(log_dir) / "history.jsonl", "w")  # noqa: SIM115
+
+    @property
+    def seconds(self) -> float:
+        return time.perf_counter() - self._t0
+
+    @property
+    def remaining(self) -> int:
+        left = np.inf if self.budget.evals is None else self.budget.evals - self.n_evals
+        return int(left) if np.isfinite(left) else 2**62
+
+    @property
+    def exhausted(self) -> bool:
+        return self.remaining <= 0 or (self.budget.seconds is not None
+                                       and self.seconds >= self.budget.seconds)
+
+    def evaluate(self, genomes) -> Any:
+        """Evaluate rows the budget affords; returns the problem's batch result for them."""
+        if self.exhausted:
+            raise BudgetExhausted
+        g = np.atleast_2d(np.asarray(genomes, dtype=np.int64))[: self.remaining]
+        res = self.problem.evaluate_batch(g)
+        fit = self.problem.objective_of(res)
+        self.n_evals += len(g)
+        i = int(np.argmin(fit))
+        if fit[i] < self.best_fitness:
+            self.best_fitness = float(fit[i])
+            self.best_genome = self.problem.repair(g[i : i + 1])[0]
+        self._record(fit, res)
+        return res
+
+    def __call__(self, genomes) -> np.ndarray:
+        return self.problem.objective_of(self.evaluate(genomes))
+
+    def _record(self, fit: np.ndarray, res) -> None:
+        rec = {"evals": self.n_evals, "seconds": round(self.seconds, 6),
+               "best": self.best_fitness, "pop_min": float(fit.min()),
+               "pop_median": float(np.median(fit)), "pop_mean": float(fit.mean()),
+               "pop_max": float(fit.max())}
+        for name in ("latency_s", "energy_j", "edp"):
+            v = np.asarray(getattr(res, name))
+            rec[f"pop_min_{name}"] = float(v.min())
+        self.history.append(rec)
+        if self._log is not None:
+            self._log.write(json.dumps(rec) + "\n")
+            self._log.flush()
+
+    def close(self) -> None:
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+
+@dataclass
+class SearchResult:
+    """What a search returns: the best schedule with all its metrics, and the fitness curve."""
+
+    algorithm: str
+    seed: int
+    best_genome: np.ndarray
+    best_schedule: Schedule
+    best_fitness: float
+    metrics: dict[str, Any]
+    history: list[dict]
+    n_evals: int
+    seconds: float
+    pareto: list[dict] = field(default_factory=list)  # multi-objective agents: the front
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> dict:
+        return {"algorithm": self.algorithm, "seed": self.seed, "best": self.best_fitness,
+                "evals": self.n_evals, "seconds": self.seconds, **{
+                    k: v for k, v in self.metrics.items() if isinstance(v, (int, float))}}
+
+
+class Algorithm:
+    """Base of every agent. Subclasses set ``name``, take their options as keyword arguments in
+    ``__init__`` (unknown ones are a ``ValueError``), and implement :meth:`search`, which calls
+    ``ev`` until it raises :class:`BudgetExhausted` or ``ev.exhausted`` (or the agent is done,
+    e.g. exhaustive enumeration finished)."""
+
+    name: ClassVar[str] = ""
+    options: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, **options: Any) -> None:
+        unknown = sorted(set(options) - set(self.options))
+        if unknown:
+            allowed = ", ".join(sorted(self.options)) or "none"
+            raise ValueError(f"agent {self.name!r} does not take option {unknown[0]!r}; "
+                             f"allowed: {allowed}")
+        self.config = {**self.options, **options}
+
+    def search(self, problem: Problem, ev: Evaluator, rng: np.random.Generator) -> None:
+        raise NotImplementedError
+
+    def extra_result(self) -> dict[str, Any]:
+        """Anything agent-specific to put in :attr:`SearchResult.extra` (e.g. a Pareto front)."""
+        return {}
