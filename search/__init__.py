@@ -4,5 +4,14 @@ from .api import run
 from .base import Algorithm, Budget, BudgetExhausted, Evaluator, SearchResult
 from .registry import AGENTS, agent_class, make_agent
 
-__all__ = ["run", "Algorithm", "Budget", "BudgetExhausted", "Evaluator", "SearchResult",
-           "AGENTS", "agent_class", "make_agent"]
+__all__ = [
+    "run",
+    "Algorithm",
+    "Budget",
+    "BudgetExhausted",
+    "Evaluator",
+    "SearchResult",
+    "AGENTS",
+    "agent_class",
+    "make_agent",
+]

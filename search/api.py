@@ -14,8 +14,14 @@ from .base import Algorithm, Budget, BudgetExhausted, Evaluator, SearchResult
 from .registry import make_agent
 
 
-def run(problem: Problem, algorithm: str | Algorithm, budget: Budget | None = None,
-        seed: int = 0, log_dir: str | Path | None = None, **options: Any) -> SearchResult:
+def run(
+    problem: Problem,
+    algorithm: str | Algorithm,
+    budget: Budget | None = None,
+    seed: int = 0,
+    log_dir: str | Path | None = None,
+    **options: Any,
+) -> SearchResult:
     """Search ``problem`` with ``algorithm`` (a name from :data:`search.AGENTS` or an instance)
     under ``budget``; deterministic for a given seed. Writes ``history.jsonl`` and
     ``result.json`` to ``log_dir`` when given."""
@@ -38,16 +44,36 @@ def run(problem: Problem, algorithm: str | Algorithm, budget: Budget | None = No
         raise ValueError(f"agent {agent.name!r} evaluated no schedule within the budget")
     schedule = problem.decode(ev.best_genome)
     r = problem.evaluate(schedule)
-    metrics = {"latency_s": r.latency_s, "energy_j": r.energy_j, "edp": r.edp,
-               "throughput": r.throughput, **{f"energy_{k}_j": v
-                                               for k, v in r.energy_breakdown_j.items()}}
+    metrics = {
+        "latency_s": r.latency_s,
+        "energy_j": r.energy_j,
+        "edp": r.edp,
+        "throughput": r.throughput,
+        **{f"energy_{k}_j": v for k, v in r.energy_breakdown_j.items()},
+    }
     extra = agent.extra_result()
-    result = SearchResult(agent.name, seed, ev.best_genome, schedule, ev.best_fitness, metrics,
-                          ev.history, ev.n_evals, ev.seconds, extra.pop("pareto", []), extra)
+    result = SearchResult(
+        agent.name,
+        seed,
+        ev.best_genome,
+        schedule,
+        ev.best_fitness,
+        metrics,
+        ev.history,
+        ev.n_evals,
+        ev.seconds,
+        extra.pop("pareto", []),
+        extra,
+    )
     if log_dir is not None:
-        out = {**result.summary(), "config": _jsonable(agent.config),
-               "best_genome": ev.best_genome.tolist(), "schedule": schedule.to_dict(),
-               "pareto": _jsonable(result.pareto), "extra": _jsonable(extra)}
+        out = {
+            **result.summary(),
+            "config": _jsonable(agent.config),
+            "best_genome": ev.best_genome.tolist(),
+            "schedule": schedule.to_dict(),
+            "pareto": _jsonable(result.pareto),
+            "extra": _jsonable(extra),
+        }
         (Path(log_dir) / "result.json").write_text(json.dumps(out, indent=1))
     return result
 

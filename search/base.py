@@ -33,8 +33,11 @@ class Budget:
     def __post_init__(self) -> None:
         if self.evals is None and self.seconds is None:
             raise ValueError("budget needs evals and/or seconds")
-        if self.evals is not None and (isinstance(self.evals, bool) or not isinstance(
-                self.evals, (int, np.integer)) or self.evals <= 0):
+        if self.evals is not None and (
+            isinstance(self.evals, bool)
+            or not isinstance(self.evals, (int, np.integer))
+            or self.evals <= 0
+        ):
             raise ValueError(f"budget evals must be a positive integer, got {self.evals!r}")
         if self.seconds is not None and not self.seconds > 0:
             raise ValueError(f"budget seconds must be positive, got {self.seconds!r}")
@@ -48,8 +51,13 @@ class Evaluator:
     (a shorter array); when nothing is left it raises :class:`BudgetExhausted`.
     """
 
-    def __init__(self, problem: Problem, budget: Budget, log_dir: str | Path | None = None,
-                 objectives: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        problem: Problem,
+        budget: Budget,
+        log_dir: str | Path | None = None,
+        objectives: tuple[str, ...] = (),
+    ) -> None:
         self.problem, self.budget = problem, budget
         self.objectives = objectives  # extra per-row figures to log, e.g. ("latency_s", ...)
         self.n_evals = 0
@@ -73,8 +81,9 @@ class Evaluator:
 
     @property
     def exhausted(self) -> bool:
-        return self.remaining <= 0 or (self.budget.seconds is not None
-                                       and self.seconds >= self.budget.seconds)
+        return self.remaining <= 0 or (
+            self.budget.seconds is not None and self.seconds >= self.budget.seconds
+        )
 
     def evaluate(self, genomes) -> Any:
         """Evaluate rows the budget affords; returns the problem's batch result for them."""
@@ -95,10 +104,15 @@ class Evaluator:
         return self.problem.objective_of(self.evaluate(genomes))
 
     def _record(self, fit: np.ndarray, res) -> None:
-        rec = {"evals": self.n_evals, "seconds": round(self.seconds, 6),
-               "best": self.best_fitness, "pop_min": float(fit.min()),
-               "pop_median": float(np.median(fit)), "pop_mean": float(fit.mean()),
-               "pop_max": float(fit.max())}
+        rec = {
+            "evals": self.n_evals,
+            "seconds": round(self.seconds, 6),
+            "best": self.best_fitness,
+            "pop_min": float(fit.min()),
+            "pop_median": float(np.median(fit)),
+            "pop_mean": float(fit.mean()),
+            "pop_max": float(fit.max()),
+        }
         for name in ("latency_s", "energy_j", "edp"):
             v = np.asarray(getattr(res, name))
             rec[f"pop_min_{name}"] = float(v.min())
@@ -130,9 +144,14 @@ class SearchResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def summary(self) -> dict:
-        return {"algorithm": self.algorithm, "seed": self.seed, "best": self.best_fitness,
-                "evals": self.n_evals, "seconds": self.seconds, **{
-                    k: v for k, v in self.metrics.items() if isinstance(v, (int, float))}}
+        return {
+            "algorithm": self.algorithm,
+            "seed": self.seed,
+            "best": self.best_fitness,
+            "evals": self.n_evals,
+            "seconds": self.seconds,
+            **{k: v for k, v in self.metrics.items() if isinstance(v, (int, float))},
+        }
 
 
 class Algorithm:
@@ -148,8 +167,9 @@ class Algorithm:
         unknown = sorted(set(options) - set(self.options))
         if unknown:
             allowed = ", ".join(sorted(self.options)) or "none"
-            raise ValueError(f"agent {self.name!r} does not take option {unknown[0]!r}; "
-                             f"allowed: {allowed}")
+            raise ValueError(
+                f"agent {self.name!r} does not take option {unknown[0]!r}; allowed: {allowed}"
+            )
         self.config = {**self.options, **options}
 
     def search(self, problem: Problem, ev: Evaluator, rng: np.random.Generator) -> None:

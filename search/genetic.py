@@ -1,0 +1,239 @@
+"""Genetic algorithms on DEAP: ``ga`` (single objective) and ``nsga2`` (latency x energy [x
+throughput]). DEAP's toolbox holds the operators, its Logbook the per-generation statistics and
+its non-dominated sorting and crowding drive NSGA-II; every random draw comes from the run's
+``numpy.random.Generator`` (DEAP's own random operators use Python's global state, so ours are
+numpy-based), and whole populations are evaluated at once through the batch evaluator.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from deap import base, tools
+
+from costmodel import BASELINES
+
+from .base import Algorithm, Evaluator
+from .operators import GenomeOps
+
+
+def progress(ev: Evaluator) -> float:
+    """Fraction of the budget used (evaluations or seconds, whichever is further)."""
+    f = 0.0
+    if ev.budget.evals is not None:
+        f = max(f, ev.n_evals / ev.budget.evals)
+    if ev.budget.seconds is not None:
+        f = max(f, ev.seconds / ev.budget.seconds)
+    return min(f, 1.0)
+
+
+def baseline_genomes(problem) -> list[np.ndarray]:
+    """Genomes of the SCAR baselines that are valid on this problem (standalone and Simba-like
+    for every dataflow present)."""
+    out = []
+    for df in sorted({c.dataflow for c in problem.mcm.classes}):
+        for build in (BASELINES["standalone"], BASELINES["simba"]):
+            try:
+                out.append(problem.encode(build(problem, df)))
+            except ValueError:
+                continue
+    return out
+
+
+def initial_population(
+    problem, size: int, rng: np.random.Generator, seed_baselines: bool
+) -> np.ndarray:
+    seeds = baseline_genomes(problem)[:size] if seed_baselines else []
+    rand = problem.sample(size - len(seeds), rng)
+    return np.array(seeds + list(rand), dtype=np.int64).reshape(size, problem.genome_length)
+
+
+def tournament(fitness: np.ndarray, k: int, size: int, rng: np.random.Generator) -> np.ndarray:
+    """Indices of ``k`` winners of ``size``-way tournaments (lowest fitness wins)."""
+    entrants = rng.integers(len(fitness), size=(k, size))
+    return entrants[np.arange(k), np.argmin(fitness[entrants], axis=1)]
+
+
+def make_child(ops: GenomeOps, toolbox, a, b, rng, cx_prob: float) -> np.ndarray:
+    child = toolbox.mate(a, b) if rng.random() < cx_prob else a.copy()
+    for _ in range(4):  # a child identical to its parent would waste an evaluation
+        out = toolbox.mutate(child)
+        if not np.array_equal(out, a):
+            return out
+    return out
+
+
+class GA(Algorithm):
+    """Generational GA with elitism, tournament selection, encoding-aware crossover and moves."""
+
+    name = "ga"
+    options = {
+        "population": 64,
+        "cx_prob": 0.7,
+        "moves": 2,
+        "tournament": 3,
+        "elite": 2,
+        "seed_baselines": True,
+    }
+
+    def search(self, problem, ev: Evaluator, rng: np.random.Generator) -> None:
+        cfg = self.config
+        P, E = int(cfg["population"]), int(cfg["elite"])
+        if P < 2 or not 0 <= E < P:
+            raise ValueError(f"ga needs population >= 2 and 0 <= elite < population, got {P}, {E}")
+        ops = GenomeOps(problem)
+        tb = base.Toolbox()
+        tb.register("mate", ops.crossover, rng=rng)
+        tb.register("mutate", ops.mutate, rng=rng, n_moves=int(cfg["moves"]))
+        tb.register("select", tournament, size=int(cfg["tournament"]), rng=rng)
+        stats = tools.Statistics()
+        stats.register("min", np.min)
+        stats.register("median", np.median)
+        self.logbook = tools.Logbook()
+        pop = initial_population(problem, P, rng, bool(cfg["seed_baselines"]))
+        fit = ev(pop)
+        pop = pop[: len(fit)]
+        gen = 0
+        self.logbook.record(gen=gen, evals=ev.n_evals, **stats.compile(fit))
+        while not ev.exhausted:
+            order = np.argsort(fit, kind="stable")
+            parents = tb.select(fit, k=P - E)
+            mates = tb.select(fit, k=P - E)
+            kids = np.array(
+                [
+                    make_child(ops, tb, pop[i], pop[j], rng, cfg["cx_prob"])
+                    for i, j in zip(parents, mates)
+                ]
+            )
+            kfit = ev(kids)
+            pop = np.concatenate([pop[order[:E]], kids[: len(kfit)]])
+            fit = np.concatenate([fit[order[:E]], kfit])
+            gen += 1
+            self.logbook.record(gen=gen, evals=ev.n_evals, **stats.compile(fit))
+
+    def extra_result(self) -> dict:
+        return {"generations": len(getattr(self, "logbook", [])) - 1}
+
+
+class _Fit2(base.Fitness):
+    weights = (-1.0, -1.0)
+
+
+class _Fit3(base.Fitness):
+    weights = (-1.0, -1.0, -1.0)
+
+
+class _Ind:
+    """A population member for DEAP's sorting: an index into the population and its fitness."""
+
+    __slots__ = ("i", "fitness")
+
+    def __init__(self, i: int, values, fit_cls) -> None:
+        self.i = i
+        self.fitness = fit_cls(tuple(values))
+
+
+def objective_matrix(res, names: tuple[str, ...]) -> np.ndarray:
+    """Minimized objectives: ``latency_s``, ``energy_j`` and ``throughput`` as 1/throughput."""
+    cols = [1.0 / res.throughput if n == "throughput" else getattr(res, n) for n in names]
+    return np.stack(cols, axis=1)
+
+
+def non_dominated(F: np.ndarray) -> np.ndarray:
+    """Indices of the non-dominated rows of ``F`` (minimization), via DEAP's sorting."""
+    fit_cls = _Fit2 if F.shape[1] == 2 else _Fit3
+    inds = [_Ind(i, f, fit_cls) for i, f in enumerate(F)]
+    front = tools.sortNondominated(inds, len(inds), first_front_only=True)[0]
+    return np.array(sorted(x.i for x in front), dtype=np.int64)
+
+
+def hypervolume(F: np.ndarray, ref: np.ndarray) -> float:
+    """Hypervolume (minimization) of ``F / ref`` against the point (1, ..., 1), via moocore."""
+    import moocore
+
+    pts = F / ref
+    pts = pts[np.all(pts < 1.0, axis=1)]
+    return float(moocore.hypervolume(pts, ref=np.ones(F.shape[1]))) if len(pts) else 0.0
+
+
+class NSGA2(Algorithm):
+    """NSGA-II over latency and energy (option ``objectives`` adds ``throughput``). The result's
+    Pareto front is the non-dominated set of everything evaluated; its hypervolume is measured
+    on objectives divided by a reference point fixed per problem: 1.1 x the per-objective maximum
+    over ``problem.sample(64, seed=0)`` (documented, independent of the run's seed)."""
+
+    name = "nsga2"
+    options = {
+        "population": 64,
+        "cx_prob": 0.9,
+        "moves": 2,
+        "objectives": ("latency_s", "energy_j"),
+        "seed_baselines": True,
+    }
+
+    def search(self, problem, ev: Evaluator, rng: np.random.Generator) -> None:
+        cfg = self.config
+        names = tuple(cfg["objectives"])
+        allowed = ("latency_s", "energy_j", "throughput")
+        if len(names) not in (2, 3) or any(n not in allowed for n in names):
+            raise ValueError(f"nsga2 objectives must be 2 or 3 of {allowed}, got {names}")
+        self.names = names
+        fit_cls = _Fit2 if len(names) == 2 else _Fit3
+        P = int(cfg["population"])
+        ops = GenomeOps(problem)
+        ref_res = problem.evaluate_batch(problem.sample(64, seed=0))  # not a search evaluation
+        self.ref = objective_matrix(ref_res, names).max(axis=0) * 1.1
+        pop = initial_population(problem, P, rng, bool(cfg["seed_baselines"]))
+        F = objective_matrix(ev.evaluate(pop), names)
+        pop = pop[: len(F)]
+        nd = non_dominated(F)
+        self.front_g, self.front_f = pop[nd], F[nd]  # non-dominated set of all evaluated
+        self.hv_curve = [(ev.n_evals, hypervolume(self.front_f, self.ref))]
+        while not ev.exhausted:
+            rank, crowd = self._rank(F, fit_cls)
+            a, b = rng.integers(len(pop), size=(2, P))
+            better = (rank[a] < rank[b]) | ((rank[a] == rank[b]) & (crowd[a] >= crowd[b]))
+            parents = np.where(better, a, b)
+            mates = rng.permutation(parents)
+            kids = []
+            for i, j in zip(parents, mates):
+                c = ops.crossover(pop[i], pop[j], rng) if rng.random() < cfg["cx_prob"] else pop[i]
+                kids.append(ops.mutate(c, rng, int(cfg["moves"])))
+            kids = np.array(kids)
+            KF = objective_matrix(ev.evaluate(kids), names)
+            kids = kids[: len(KF)]
+            allg, allf = np.concatenate([pop, kids]), np.concatenate([F, KF])
+            inds = [_Ind(i, f, fit_cls) for i, f in enumerate(allf)]
+            keep = np.array([x.i for x in tools.selNSGA2(inds, min(P, len(inds)))])
+            pop, F = allg[keep], allf[keep]
+            fg, ff = np.concatenate([self.front_g, kids]), np.concatenate([self.front_f, KF])
+            nd = non_dominated(ff)
+            self.front_g, self.front_f = fg[nd], ff[nd]
+            self.hv_curve.append((ev.n_evals, hypervolume(self.front_f, self.ref)))
+
+    @staticmethod
+    def _rank(F: np.ndarray, fit_cls) -> tuple[np.ndarray, np.ndarray]:
+        inds = [_Ind(i, f, fit_cls) for i, f in enumerate(F)]
+        rank = np.zeros(len(F), dtype=np.int64)
+        crowd = np.zeros(len(F))
+        for r, front in enumerate(tools.sortNondominated(inds, len(inds))):
+            tools.emo.assignCrowdingDist(front)
+            for x in front:
+                rank[x.i] = r
+                crowd[x.i] = x.fitness.crowding_dist
+        return rank, crowd
+
+    def extra_result(self) -> dict:
+        if not hasattr(self, "front_f"):
+            return {}
+        G, F = self.front_g, self.front_f
+        idx = np.arange(len(F))
+        _, uniq = np.unique(F[idx], axis=0, return_index=True)
+        idx = idx[np.sort(uniq)]
+        idx = idx[np.argsort(F[idx, 0], kind="stable")]
+        pareto = [{**dict(zip(self.names, map(float, F[i]))), "genome": G[i].tolist()} for i in idx]
+        return {
+            "pareto": pareto,
+            "hypervolume": hypervolume(F[idx], self.ref),
+            "hv_reference": dict(zip(self.names, map(float, self.ref))),
+            "hv_curve": self.hv_curve,
+        }

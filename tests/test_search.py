@@ -1,0 +1,120 @@
+import json
+
+import numpy as np
+import pytest
+
+from costmodel import Layer, Model, Problem, Workload, mcm, scenario
+from search import AGENTS, Budget, Evaluator, run
+from search.operators import GenomeOps
+
+
+@pytest.fixture(scope="module")
+def sc1():
+    return Problem(scenario("sc1"), mcm("het-sides", 3, 3))
+
+
+def tiny():
+    a = Model(
+        "cnn",
+        [
+            Layer.conv("c0", K=32, C=3, R=3, Yo=56),
+            Layer.conv("c1", K=64, C=32, R=3, Yo=28),
+            Layer.gemm("fc", M=1, N=10, K=64),
+        ],
+        batch=2,
+    )
+    b = Model("mlp", [Layer.gemm(f"g{i}", M=32, N=256, K=256) for i in range(3)], batch=4)
+    return Problem(Workload([a, b]), mcm("het-sides", 2, 2), max_windows=2)
+
+
+def _strip(history):
+    return [{k: v for k, v in h.items() if k != "seconds"} for h in history]
+
+
+@pytest.mark.parametrize("algo", ["random", "ga", "sa", "nsga2"])
+def test_agents_deterministic_and_valid(sc1, algo):
+    a = run(sc1, algo, Budget(evals=300), seed=7)
+    b = run(sc1, algo, Budget(evals=300), seed=7)
+    assert np.array_equal(a.best_genome, b.best_genome)
+    assert _strip(a.history) == _strip(b.history)
+    assert a.n_evals == 300 and a.history[-1]["evals"] == 300
+    sc1.validate(a.best_schedule)
+    assert a.best_fitness == pytest.approx(sc1.fitness(a.best_genome[None])[0])
+    assert a.metrics["edp"] == pytest.approx(a.best_fitness)
+    bests = [h["best"] for h in a.history]
+    assert bests == sorted(bests, reverse=True)  # best-so-far never worsens
+
+
+def test_ga_and_sa_beat_random(sc1):
+    rnd = run(sc1, "random", Budget(evals=1000), seed=0).best_fitness
+    for algo in ("ga", "sa"):
+        assert run(sc1, algo, Budget(evals=1000), seed=0).best_fitness < rnd
+
+
+def test_history_jsonl_and_result_written(tmp_path, sc1):
+    r = run(sc1, "ga", Budget(evals=200), seed=1, log_dir=tmp_path)
+    lines = (tmp_path / "history.jsonl").read_text().splitlines()
+    assert len(lines) == len(r.history) and json.loads(lines[-1])["evals"] == 200
+    out = json.loads((tmp_path / "result.json").read_text())
+    assert out["best"] == r.best_fitness and out["algorithm"] == "ga"
+
+
+def test_nsga2_front_is_non_dominated_with_hypervolume(sc1):
+    r = run(sc1, "nsga2", Budget(evals=400), seed=0)
+    F = np.array([[p["latency_s"], p["energy_j"]] for p in r.pareto])
+    assert len(F) >= 1
+    for i in range(len(F)):
+        dominated = np.all(F <= F[i], axis=1) & np.any(F < F[i], axis=1)
+        assert not dominated.any()
+    assert 0 < r.extra["hypervolume"] <= 1
+    hv = [h for _, h in r.extra["hv_curve"]]
+    assert hv == sorted(hv)  # the archive's hypervolume never shrinks
+
+
+def test_seconds_budget_stops():
+    p = tiny()
+    r = run(p, "random", Budget(seconds=0.3), seed=0)
+    assert r.seconds < 5 and r.n_evals > 0
+
+
+def test_operators_keep_genomes_valid():
+    p = tiny()
+    ops = GenomeOps(p)
+    rng = np.random.default_rng(0)
+    pop = p.sample(20, seed=0)
+    for _ in range(50):
+        a, b = pop[rng.integers(20)], pop[rng.integers(20)]
+        child = ops.mutate(ops.crossover(a, b, rng), rng, n_moves=3)
+        p.decode(child)  # raises if invalid
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda p: run(p, "tabu", Budget(evals=10)), "unknown agent 'tabu'; choices"),
+        (lambda p: run(p, "ga", Budget(evals=10), colour=1), "does not take option 'colour'"),
+        (lambda p: Budget(evals=0), "evals must be a positive"),
+        (lambda p: Budget(), "budget needs"),
+        (lambda p: run(p, "ga", None), "needs a budget"),
+    ],
+)
+def test_bad_input(call, message):
+    with pytest.raises(ValueError, match=message):
+        call(tiny())
+
+
+def test_every_registered_agent_name_resolves():
+    from search import agent_class
+
+    for name in AGENTS:
+        try:
+            assert agent_class(name).name == name
+        except ImportError:  # an extra that is not installed
+            pass
+
+
+def test_evaluator_counts_and_truncates():
+    p = tiny()
+    ev = Evaluator(p, Budget(evals=10))
+    assert len(ev(p.sample(8, seed=0))) == 8
+    assert len(ev(p.sample(8, seed=1))) == 2 and ev.exhausted
