@@ -83,6 +83,89 @@ def cmd_cost(a: argparse.Namespace) -> int:
     return 0
 
 
+def problem_from_args(a: argparse.Namespace):
+    from costmodel import Problem
+
+    return Problem(
+        workload_from_args(a), mcm_from_args(a), objective=a.objective, max_windows=a.max_windows
+    )
+
+
+def budget_from_args(a: argparse.Namespace):
+    from search import Budget
+
+    return Budget(evals=a.evals, seconds=a.seconds)
+
+
+def add_search_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--objective", default="edp", help="latency, energy, edp or throughput")
+    p.add_argument("--max-windows", type=int, default=None, help="windows a schedule may use")
+    p.add_argument("--evals", type=int, default=2000, help="evaluation budget (default 2000)")
+    p.add_argument("--seconds", type=float, default=None, help="wall-clock budget")
+
+
+def cmd_search(a: argparse.Namespace) -> int:
+    from search import run
+
+    problem = problem_from_args(a)
+    r = run(problem, a.algo, budget_from_args(a), seed=a.seed, log_dir=a.out)
+    out = {
+        "algorithm": a.algo,
+        "seed": a.seed,
+        "objective": a.objective,
+        "best_objective": r.best_fitness,
+        "evals": r.n_evals,
+        "seconds": r.seconds,
+        **r.metrics,
+    }
+    if a.json:
+        print(json.dumps(out))
+    else:
+        for k, v in out.items():
+            print(f"{k:>18}: {v}")
+        if a.out:
+            print(f"history and result written to {a.out}")
+    return 0
+
+
+def cmd_benchmark(a: argparse.Namespace) -> int:
+    from experiments.benchmark import benchmark, summarize
+
+    problem = problem_from_args(a)
+    agents = [x.strip() for x in a.agents.split(",") if x.strip()]
+    from search import agent_class
+
+    for name in agents:
+        agent_class(name)  # unknown names fail before anything runs
+    rows = benchmark(problem, agents, list(range(a.seeds)), budget_from_args(a), a.out)
+    for s in summarize(rows):
+        print(
+            f"{s['agent']:>10}: median {s['median']:.6g} (min {s['min']:.6g}, max "
+            f"{s['max']:.6g}) over {s['seeds']} seeds, median gap to best known "
+            f"{100 * s['median_gap']:.2f}%"
+        )
+    print(f"CSV and fitness curves in {a.out}")
+    return 0
+
+
+def cmd_evaluate(a: argparse.Namespace) -> int:
+    from costmodel import Schedule
+
+    problem = problem_from_args(a)
+    r = problem.evaluate(Schedule.from_json(a.schedule))
+    out = {
+        "latency_s": r.latency_s,
+        "energy_j": r.energy_j,
+        "edp": r.edp,
+        "throughput": r.throughput,
+        "energy_breakdown_j": r.energy_breakdown_j,
+        "window_latency_s": r.window_latency_s,
+        "stages": [s.__dict__ for s in r.stages],
+    }
+    print(json.dumps(out, indent=None if a.json else 1))
+    return 0
+
+
 def cmd_list(a: argparse.Namespace) -> int:
     print("models:    " + ", ".join(MODELS))
     print(
@@ -91,6 +174,9 @@ def cmd_list(a: argparse.Namespace) -> int:
     )
     print("patterns:  " + ", ".join(PATTERNS))
     print("dataflows: " + ", ".join(DATAFLOWS))
+    from search import AGENTS
+
+    print("agents:    " + ", ".join(AGENTS))
     return 0
 
 
@@ -101,7 +187,29 @@ def build_parser() -> argparse.ArgumentParser:
     add_problem_args(c)
     c.add_argument("--json", action="store_true", help="print JSON instead of a table")
     c.set_defaults(func=cmd_cost)
-    lst = sub.add_parser("list", help="models, scenarios, patterns and dataflows")
+    s = sub.add_parser("search", help="search one problem with one agent")
+    add_problem_args(s)
+    add_search_args(s)
+    s.add_argument("--algo", default="ga", help="agent name (see `chiplet-sched list`)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--out", default=None, help="folder for history.jsonl and result.json")
+    s.add_argument("--json", action="store_true", help="print one JSON object")
+    s.set_defaults(func=cmd_search)
+    b = sub.add_parser("benchmark", help="several agents x seeds with equal budgets")
+    add_problem_args(b)
+    add_search_args(b)
+    b.add_argument("--agents", default="random,sa,ga", help="comma-separated agent names")
+    b.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 (default 5)")
+    b.add_argument("--out", required=True, help="results folder (reruns skip finished runs)")
+    b.set_defaults(func=cmd_benchmark)
+    e = sub.add_parser("evaluate", help="evaluate a schedule JSON against a problem")
+    add_problem_args(e)
+    e.add_argument("schedule", help="schedule JSON file (Schedule.to_json)")
+    e.add_argument("--objective", default="edp")
+    e.add_argument("--max-windows", type=int, default=None)
+    e.add_argument("--json", action="store_true")
+    e.set_defaults(func=cmd_evaluate)
+    lst = sub.add_parser("list", help="models, scenarios, patterns, dataflows and agents")
     lst.set_defaults(func=cmd_list)
     return p
 

@@ -1,0 +1,145 @@
+"""Agents x seeds on one problem with equal budgets: a CSV of final objectives and
+time-to-quality, and fitness curves. Each run writes its own ``history.jsonl`` and ``result.json``
+under ``out/<agent>/seed<k>/``; a rerun with the same folder skips the runs that finished."""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from costmodel import Problem
+from search import Budget, run
+
+from .plots import fitness_curves
+
+CSV_FIELDS = [
+    "agent",
+    "seed",
+    "best",
+    "evals",
+    "seconds",
+    "evals_to_1pct",
+    "evals_to_5pct",
+    "seconds_to_1pct",
+    "seconds_to_5pct",
+    "gap_to_best_known",
+    "gap_to_optimum",
+    "latency_s",
+    "energy_j",
+    "edp",
+]
+
+
+@dataclass
+class BenchmarkRun:
+    agent: str
+    seed: int
+    result: dict
+    history: list[dict]
+
+
+def _load_history(path: Path) -> list[dict]:
+    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+
+
+def run_one(
+    problem: Problem, agent: str, seed: int, budget: Budget, out: Path, options: dict | None = None
+) -> BenchmarkRun:
+    d = out / agent / f"seed{seed}"
+    if (d / "result.json").exists():  # finished before: keep it
+        return BenchmarkRun(
+            agent,
+            seed,
+            json.loads((d / "result.json").read_text()),
+            _load_history(d / "history.jsonl"),
+        )
+    r = run(problem, agent, budget, seed=seed, log_dir=d, **(options or {}))
+    return BenchmarkRun(agent, seed, json.loads((d / "result.json").read_text()), r.history)
+
+
+def first_reaching(history: list[dict], target: float, key: str) -> float:
+    for h in history:
+        if h["best"] <= target:
+            return float(h[key])
+    return float("nan")
+
+
+def benchmark(
+    problem: Problem,
+    agents: list[str],
+    seeds: list[int],
+    budget: Budget,
+    out: str | Path,
+    optimum: float | None = None,
+    options: dict[str, dict] | None = None,
+    progress=None,
+) -> list[dict]:
+    """Run every agent with every seed, write ``benchmark.csv`` and ``fitness_curves.png``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    runs = []
+    for agent in agents:
+        for seed in seeds:
+            runs.append(run_one(problem, agent, seed, budget, out, (options or {}).get(agent)))
+            if progress is not None:
+                progress.update(1)
+    best_known = min(r.result["best"] for r in runs)
+    if optimum is not None:
+        best_known = min(best_known, optimum)
+    rows = []
+    for r in runs:
+        res = r.result
+        rows.append(
+            {
+                "agent": r.agent,
+                "seed": r.seed,
+                "best": res["best"],
+                "evals": res["evals"],
+                "seconds": res["seconds"],
+                "evals_to_1pct": first_reaching(r.history, best_known * 1.01, "evals"),
+                "evals_to_5pct": first_reaching(r.history, best_known * 1.05, "evals"),
+                "seconds_to_1pct": first_reaching(r.history, best_known * 1.01, "seconds"),
+                "seconds_to_5pct": first_reaching(r.history, best_known * 1.05, "seconds"),
+                "gap_to_best_known": res["best"] / best_known - 1,
+                "gap_to_optimum": (res["best"] / optimum - 1) if optimum else float("nan"),
+                "latency_s": res.get("latency_s"),
+                "energy_j": res.get("energy_j"),
+                "edp": res.get("edp"),
+            }
+        )
+    with open(out / "benchmark.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=CSV_FIELDS)
+        w.writeheader()
+        w.writerows(rows)
+    curves = {a: [r.history for r in runs if r.agent == a] for a in agents}
+    obj = problem.objective if isinstance(problem.objective, str) else "objective"
+    fitness_curves(
+        curves,
+        out / "fitness_curves.png",
+        title=f"{problem.workload.name} on {problem.mcm.name}: best {obj}",
+        ylabel=f"best {obj}",
+    )
+    return rows
+
+
+def summarize(rows: list[dict]) -> list[dict]:
+    """Per agent: median, min and max of the final objective over seeds, and the median gap."""
+    out = []
+    for agent in dict.fromkeys(r["agent"] for r in rows):
+        b = np.array([r["best"] for r in rows if r["agent"] == agent])
+        gap = np.array([r["gap_to_best_known"] for r in rows if r["agent"] == agent])
+        out.append(
+            {
+                "agent": agent,
+                "seeds": len(b),
+                "median": float(np.median(b)),
+                "min": float(b.min()),
+                "max": float(b.max()),
+                "median_gap": float(np.median(gap)),
+            }
+        )
+    return out
