@@ -202,4 +202,25 @@ def eltwise(n: LoopNest, cc: ChipletClass) -> Traffic:
     return Traffic(cycles, in_reads, np.zeros_like(in_reads), out_writes, np.zeros_like(in_reads))
 
 
-MAPPINGS = {"ws": ws, "os": os, "systolic-ws": systolic_ws, "systolic-os": systolic_os}
+def os_best(n: LoopNest, cc: ChipletClass) -> Traffic:
+    """Per layer, the faster of the ``os`` and ``systolic-os`` mappings on the same array."""
+    a, b = os(n, cc), systolic_os(n, cc)
+    pick = a.cycles <= b.cycles
+    return Traffic(
+        *(
+            np.where(pick, x, y)
+            for x, y in zip(
+                (a.cycles, a.in_reads, a.w_reads, a.out_writes, a.out_reads),
+                (b.cycles, b.in_reads, b.w_reads, b.out_writes, b.out_reads),
+            )
+        )
+    )
+
+
+MAPPINGS = {
+    "ws": ws,
+    "os": os,
+    "systolic-ws": systolic_ws,
+    "systolic-os": systolic_os,
+    "os-best": os_best,
+}

@@ -13,8 +13,10 @@ from . import constants as k
 from .errors import check_choice, check_positive, check_positive_int
 
 #: Dataflows and their aliases. ``ws`` = NVDLA-like weight-stationary (MAESTRO KCP-WS), ``os`` =
-#: ShiDianNao-like output-stationary (MAESTRO YXP-OS), ``systolic-*`` = TPU-like arrays (SCALE-Sim).
-DATAFLOWS = ("ws", "os", "systolic-ws", "systolic-os")
+#: ShiDianNao-like output-stationary (MAESTRO YXP-OS), ``systolic-*`` = TPU-like arrays (SCALE-Sim),
+#: ``os-best`` = an output-stationary array that takes, per layer, the faster of the ``os`` and
+#: ``systolic-os`` mappings (the papers' "optimized OS" monolithic baseline).
+DATAFLOWS = ("ws", "os", "systolic-ws", "systolic-os", "os-best")
 ALIASES = {"nvdla": "ws", "shidiannao": "os", "tpu": "systolic-ws"}
 
 #: Canonical PE-array shapes per dataflow and PE count (DESIGN.md section 3): ``ws`` puts K across
@@ -28,6 +30,8 @@ _SHAPES = {
     ("systolic-ws", 256): (16, 16),
     ("systolic-os", 4096): (64, 64),
     ("systolic-os", 256): (16, 16),
+    ("os-best", 4096): (64, 64),
+    ("os-best", 256): (16, 16),
 }
 
 
@@ -105,7 +109,7 @@ class ChipletClass:
 
 PATTERNS = ("homo-ws", "homo-os", "het-checkerboard", "het-sides", "het-cross", "grid")
 #: Letters of a YAML grid and the dataflow each stands for (overridable with ``legend=``).
-DEFAULT_LEGEND = {"W": "ws", "O": "os", "T": "systolic-ws", "S": "systolic-os"}
+DEFAULT_LEGEND = {"W": "ws", "O": "os", "T": "systolic-ws", "S": "systolic-os", "B": "os-best"}
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@
 Within a window each model first loads the weights its stages keep resident (one load after
 another, each occupying its stage's chiplet), then micro-batch ``j`` of stage ``k`` starts once
 stage ``k - 1`` has finished it and stage ``k`` has finished micro-batch ``j - 1``; a chiplet runs
-one task at a time (greedy list scheduling, earliest start first). DRAM and NoP links are
+one task at a time (greedy list scheduling: earliest start first, ties to the task with the
+longest remaining pipeline behind it, a critical-path priority). DRAM and NoP links are
 bandwidth-shared (fluid) resources: a window lasts at least its DRAM bytes / DRAM bandwidth and
 its busiest link's bytes / link bandwidth. Windows are barriers.
 
@@ -44,6 +45,12 @@ class Timeline:
         return self.window_end_s[-1] if self.window_end_s else 0.0
 
 
+def tail(stages, k: int, j: int) -> float:
+    """Remaining pipeline time from micro-batch ``j`` of stage ``k`` on (fill + steady state)."""
+    rest = [st.time_per_micro_batch_s for st in stages[k:]]
+    return sum(rest) + (stages[k].n_micro_batches - 1 - j) * max(rest)
+
+
 def simulate(problem, schedule) -> Timeline:
     """The timeline of ``schedule`` (stage times from the reference evaluator)."""
     res = problem.evaluate(schedule)
@@ -72,14 +79,14 @@ def simulate(problem, schedule) -> Timeline:
                     events.append(Event(w, name, k, st.chiplet, -1, start, end))
                     t = end
             finish[(name, -1, 0)] = t
-            heapq.heappush(heap, (t, seq, name, 0, 0))
+            heapq.heappush(heap, (t, -tail(stages, 0, 0), seq, name, 0, 0))
             seq += 1
         while heap:
-            est, _, name, k, j = heapq.heappop(heap)
+            est, prio, _, name, k, j = heapq.heappop(heap)
             st = models[name][k]
             start = max(est, free.get(st.chiplet, t0))
             if start > est:  # the chiplet became busy since: requeue at its new earliest start
-                heapq.heappush(heap, (start, seq, name, k, j))
+                heapq.heappush(heap, (start, prio, seq, name, k, j))
                 seq += 1
                 continue
             end = start + st.time_per_micro_batch_s
@@ -96,7 +103,7 @@ def simulate(problem, schedule) -> Timeline:
                     finish.get((name, k2, j2 - 1)) if j2 > 0 else finish[(name, -1, 0)],
                 ]
                 if all(p is not None for p in preds):
-                    heapq.heappush(heap, (max(preds), seq, name, k2, j2))
+                    heapq.heappush(heap, (max(preds), -tail(stages, k2, j2), seq, name, k2, j2))
                     seq += 1
         end_w = max([e.end for e in events if e.window == w], default=t0)
         # fluid DRAM and link bounds of the window, from the reference evaluator's figures

@@ -67,3 +67,206 @@ def fitness_curves(
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def _model_colors(names: list[str]) -> dict[str, tuple]:
+    cmap = plt.get_cmap("tab10")
+    return {n: cmap(i % 10) for i, n in enumerate(names)}
+
+
+def gantt(timeline, problem, path: str | Path, title: str = "") -> Path:
+    """Per-chiplet timeline of a schedule (from :func:`costmodel.simulate`): one row per chiplet,
+    bars coloured by model (hatched: weight loads), window ends as dashed lines."""
+    names = [m.name for m in problem.workload.models]
+    colors = _model_colors(names)
+    n = problem.mcm.n_chiplets
+    fig, ax = plt.subplots(figsize=(11, 0.35 * n + 1.8))
+    for e in timeline.events:
+        ax.barh(
+            e.chiplet,
+            (e.end - e.start) * 1e3,
+            left=e.start * 1e3,
+            height=0.8,
+            color=colors[e.model],
+            edgecolor="black" if e.kind == "weights" else "none",
+            hatch="//" if e.kind == "weights" else None,
+            linewidth=0.3,
+        )
+    for t in timeline.window_end_s:
+        ax.axvline(t * 1e3, color="grey", linestyle="--", linewidth=0.8)
+    letters = "".join(problem.mcm.grid_letters())
+    ax.set_yticks(range(n))
+    ax.set_yticklabels([f"c{i} ({letters[i]})" for i in range(n)], fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel("time (ms); dashed: window ends; hatched: weight loads")
+    handles = [plt.Rectangle((0, 0), 1, 1, color=colors[nm]) for nm in names]
+    ax.legend(handles, names, fontsize=8, loc="upper right")
+    ax.set_title(title or "schedule timeline per chiplet")
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def floorplan(problem, schedule, result, path: str | Path, title: str = "") -> Path:
+    """The MCM mesh: chiplets coloured by dataflow and labelled with the stages placed on them,
+    NoP links drawn with a width and colour by their total bytes, DRAM edges marked."""
+    mcm = problem.mcm
+    R, C = mcm.rows, mcm.cols
+    fig, ax = plt.subplots(figsize=(1.9 * C + 2.5, 1.7 * R + 1))
+    df_colors = {
+        "ws": "#9ecae1",
+        "os": "#fdae6b",
+        "systolic-ws": "#a1d99b",
+        "systolic-os": "#fcbba1",
+        "os-best": "#dadaeb",
+    }
+    placed: dict[int, list[str]] = {}
+    for st in result.stages:
+        placed.setdefault(st.chiplet, []).append(
+            f"{st.model[:8]} w{st.window} L{st.layers[0]}-{st.layers[1] - 1}"
+        )
+    loads = np.array([result.link_bytes[lk] for lk in mcm.links]) if mcm.links else np.zeros(0)
+    vmax = loads.max() if len(loads) and loads.max() > 0 else 1.0
+    cmap = plt.get_cmap("Reds")
+    for (a, b), v in zip(mcm.links, loads):
+        (ra, ca), (rb, cb) = mcm.coord(a), mcm.coord(b)
+        off = 0.08 if a < b else -0.08  # the two directions side by side
+        dx, dy = (0, off) if ra == rb else (off, 0)
+        ax.plot(
+            [ca + dx, cb + dx],
+            [ra + dy, rb + dy],
+            color=cmap(0.2 + 0.8 * v / vmax),
+            linewidth=0.5 + 4 * v / vmax,
+            zorder=1,
+        )
+    for i in range(mcm.n_chiplets):
+        r, c = mcm.coord(i)
+        df = mcm.chiplet_class(i).dataflow
+        ax.add_patch(
+            plt.Rectangle(
+                (c - 0.38, r - 0.38),
+                0.76,
+                0.76,
+                facecolor=df_colors[df],
+                edgecolor="black",
+                zorder=2,
+            )
+        )
+        text = f"c{i} {df}\n" + "\n".join(placed.get(i, [])[:4])
+        if len(placed.get(i, [])) > 4:
+            text += f"\n+{len(placed[i]) - 4} more"
+        ax.text(c, r, text, ha="center", va="center", fontsize=6, zorder=3)
+    for r in range(R):
+        for c in (0, C - 1):
+            ax.annotate(
+                "DRAM",
+                (c + (-0.48 if c == 0 else 0.48), r),
+                fontsize=6,
+                ha="center",
+                va="center",
+                rotation=90,
+                color="dimgrey",
+            )
+    sm = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(0, vmax / 1e6))
+    fig.colorbar(sm, ax=ax, label="NoP link load (MB)", fraction=0.04)
+    ax.set_xlim(-0.6, C - 0.4)
+    ax.set_ylim(R - 0.4, -0.6)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    ax.set_title(title or "floorplan: dataflows, stages, NoP link load")
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def pareto(
+    front: list[dict], baselines: dict[str, tuple[float, float]], path: str | Path, title: str = ""
+) -> Path:
+    """Latency vs energy: the searched front and the baselines as labelled markers."""
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    if front:
+        lat = np.array([p["latency_s"] for p in front])
+        en = np.array([p["energy_j"] for p in front])
+        o = np.argsort(lat)
+        ax.step(lat[o] * 1e3, en[o], where="post", color="tab:blue", alpha=0.5)
+        ax.scatter(lat * 1e3, en, color="tab:blue", s=18, label="NSGA-II front", zorder=3)
+    for i, (name, (la, e)) in enumerate(baselines.items()):
+        ax.scatter([la * 1e3], [e], marker="^s*DPv"[i % 7], s=50, label=name, zorder=4)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("latency (ms)")
+    ax.set_ylabel("energy (J)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7)
+    ax.set_title(title or "latency vs energy")
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def bars(
+    table: dict[str, dict[str, float]],
+    path: str | Path,
+    ylabel: str,
+    title: str = "",
+    log: bool = True,
+) -> Path:
+    """Grouped bars: one group per row key (e.g. scenario), one bar per column key (strategy)."""
+    groups = list(table)
+    series = list(dict.fromkeys(k for g in groups for k in table[g]))
+    width = 0.8 / max(len(series), 1)
+    fig, ax = plt.subplots(figsize=(max(7, 1.6 * len(groups) + 2), 4.5))
+    x = np.arange(len(groups))
+    for i, s in enumerate(series):
+        ax.bar(
+            x + i * width - 0.4 + width / 2,
+            [table[g].get(s, np.nan) for g in groups],
+            width,
+            label=s,
+        )
+    ax.set_xticks(x)
+    ax.set_xticklabels(groups)
+    if log:
+        ax.set_yscale("log")
+    ax.set_ylabel(ylabel)
+    ax.grid(True, axis="y", which="both", alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    ax.set_title(title)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def heatmap(
+    matrix: np.ndarray,
+    rows: list[str],
+    cols: list[str],
+    path: str | Path,
+    title: str = "",
+    label: str = "",
+) -> Path:
+    fig, ax = plt.subplots(figsize=(1.2 * len(cols) + 3, 0.5 * len(rows) + 2))
+    lim = max(abs(np.nanmax(matrix) - 1), abs(1 - np.nanmin(matrix)), 0.05)
+    im = ax.imshow(matrix, cmap="RdBu", vmin=1 - lim, vmax=1 + lim, aspect="auto")
+    for i in range(len(rows)):
+        for j in range(len(cols)):
+            ax.text(j, i, f"{matrix[i, j]:.3f}", ha="center", va="center", fontsize=7)
+    ax.set_xticks(range(len(cols)))
+    ax.set_xticklabels(cols, rotation=30, ha="right", fontsize=8)
+    ax.set_yticks(range(len(rows)))
+    ax.set_yticklabels(rows, fontsize=8)
+    fig.colorbar(im, ax=ax, label=label)
+    ax.set_title(title)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
