@@ -166,6 +166,37 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_run(a: argparse.Namespace) -> int:
+    from experiments.config import load_config
+    from experiments.runner import run_config
+
+    cfg = load_config(a.config)  # fully validated before anything is written
+    folder, md = run_config(cfg, a.out, a.force)
+    print(md)
+    print(f"results in {folder}")
+    return 0
+
+
+def cmd_plot(a: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from experiments.benchmark import _load_history
+    from experiments.plots import fitness_curves
+
+    root = Path(a.folder)
+    if not root.is_dir():
+        raise ValueError(f"results folder not found: {root}")
+    curves: dict[str, list] = {}
+    for h in sorted(root.rglob("history.jsonl")):
+        agent = h.parent.parent.name
+        curves.setdefault(agent, []).append(_load_history(h))
+    if not curves:
+        raise ValueError(f"no history.jsonl under {root}")
+    path = fitness_curves(curves, root / "fitness_curves.png", title=root.name)
+    print(f"wrote {path}")
+    return 0
+
+
 def cmd_list(a: argparse.Namespace) -> int:
     print("models:    " + ", ".join(MODELS))
     print(
@@ -209,6 +240,14 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--max-windows", type=int, default=None)
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=cmd_evaluate)
+    r = sub.add_parser("run", help="run an experiment config (YAML)")
+    r.add_argument("config", help="e.g. experiments/configs/quickstart.yaml")
+    r.add_argument("--out", default=None, help="results folder (default results/<name>)")
+    r.add_argument("--force", action="store_true", help="reuse a folder of another config")
+    r.set_defaults(func=cmd_run)
+    pl = sub.add_parser("plot", help="fitness curves from a results folder's histories")
+    pl.add_argument("folder")
+    pl.set_defaults(func=cmd_plot)
     lst = sub.add_parser("list", help="models, scenarios, patterns, dataflows and agents")
     lst.set_defaults(func=cmd_list)
     return p

@@ -1,0 +1,517 @@
+"""Experiment runners, one per config ``kind``. Every results folder gets the resolved config,
+the runs' JSON-lines histories, a CSV summary, its plots and a ``summary.md``; a rerun with the
+same folder continues (finished runs are kept), and a folder made by another config is refused
+unless ``force``."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import yaml
+from tqdm import tqdm
+
+from costmodel import (
+    BASELINES,
+    ChipletClass,
+    Problem,
+    Schedule,
+    layer_costs,
+    mcm,
+    monolithic,
+    scenario,
+    sequential,
+    simulate,
+)
+from costmodel.config import load_mcm
+from search import Budget
+
+from . import plots
+from .benchmark import benchmark, run_one, summarize
+from .config import build_problem, build_workload
+
+PAPER_SEED = {"throughput": 2.2, "energy_efficiency": 1.9}  # arXiv 2312.09401 abstract
+
+
+def prepare_out(cfg: dict, out: str | Path | None, force: bool) -> Path:
+    """The results folder, with the resolved config in it; refuses another config's folder."""
+    out = Path(out or cfg.get("out") or Path("results") / cfg["name"])
+    text = yaml.safe_dump(cfg, sort_keys=True)
+    saved = out / "config.yaml"
+    if saved.exists() and saved.read_text() != text and not force:
+        raise ValueError(
+            f"results folder {out} holds another config's results; use another --out or --force"
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    saved.write_text(text)
+    return out
+
+
+def progress(total: int, desc: str):
+    return tqdm(total=total, desc=desc, disable=not sys.stderr.isatty(), leave=False)
+
+
+def write_csv(path: Path, rows: list[dict]) -> None:
+    fields = list(dict.fromkeys(k for r in rows for k in r))
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=fields)
+        w.writeheader()
+        w.writerows(rows)
+
+
+def md_table(rows: list[dict], fmt: str = ".4g") -> str:
+    cols = list(dict.fromkeys(k for r in rows for k in r))
+    out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for r in rows:
+        cells = [
+            format(r.get(c), fmt) if isinstance(r.get(c), float) else str(r.get(c, ""))
+            for c in cols
+        ]
+        out.append("| " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
+def figures(problem: Problem, schedule) -> dict:
+    r = problem.evaluate(schedule)
+    return {
+        "latency_s": r.latency_s,
+        "energy_j": r.energy_j,
+        "edp": r.edp,
+        "throughput": r.throughput,
+    }
+
+
+def baseline_schedule(problem: Problem, name: str):
+    """``standalone-<df>``, ``simba-<df>`` or ``sequential``."""
+    kind, _, df = name.partition("-")
+    if kind not in BASELINES:
+        raise ValueError(
+            f"unknown baseline {name!r}; choices: standalone-<df>, simba-<df>, sequential"
+        )
+    return BASELINES[kind](problem, df) if df else BASELINES[kind](problem)
+
+
+def searched(problem: Problem, cfg: dict, out: Path, bar=None) -> tuple[dict, object]:
+    """Run the config's agents x seeds on ``problem`` under ``out``; the best result overall."""
+    budget = Budget(**cfg["budget"])
+    best = None
+    for agent in cfg["agents"]:
+        for seed in cfg["seeds"]:
+            r = run_one(problem, agent, seed, budget, out, cfg["agent_options"].get(agent))
+            if best is None or r.result["best"] < best.result["best"]:
+                best = r
+            if bar is not None:
+                bar.update(1)
+    return best.result, Schedule.from_dict(best.result["schedule"])
+
+
+# --- kind: search (the quickstart) ---------------------------------------------------------------
+def run_search(cfg: dict, out: Path) -> str:
+    problem = build_problem(cfg, cfg["objective"], cfg.get("max_windows"))
+    n = len(cfg["agents"]) * len(cfg["seeds"])
+    with progress(n, cfg["name"]) as bar:
+        rows = benchmark(
+            problem,
+            cfg["agents"],
+            cfg["seeds"],
+            Budget(**cfg["budget"]),
+            out,
+            options=cfg["agent_options"],
+            progress=bar,
+        )
+    best = min(rows, key=lambda r: r["best"])
+    res = json.loads((out / best["agent"] / f"seed{best['seed']}" / "result.json").read_text())
+    schedule = Schedule.from_dict(res["schedule"])
+    table = [
+        {
+            "strategy": f"searched ({best['agent']}, seed {best['seed']})",
+            **figures(problem, schedule),
+        }
+    ]
+    for name in cfg.get("baselines", []):
+        try:
+            table.append({"strategy": name, **figures(problem, baseline_schedule(problem, name))})
+        except ValueError as exc:
+            table.append({"strategy": f"{name} (n/a: {exc})"})
+    write_csv(out / "summary.csv", table)
+    plots.gantt(
+        simulate(problem, schedule),
+        problem,
+        out / "gantt.png",
+        title=f"best schedule: {problem.workload.name} on {problem.mcm.name}",
+    )
+    plots.floorplan(problem, schedule, problem.evaluate(schedule), out / "floorplan.png")
+    agents = md_table(summarize(rows))
+    md = (
+        f"# {cfg['name']}\n\n{problem.workload.name} on {problem.mcm.name}, objective "
+        f"{cfg['objective']}, budget {cfg['budget']}, seeds {cfg['seeds']}.\n\n"
+        f"## Best schedule against the baselines\n\n{md_table(table)}\n\n"
+        f"## Agents (final objective over seeds)\n\n{agents}\n\n"
+        f"Pictures: fitness_curves.png, gantt.png, floorplan.png.\n"
+    )
+    (out / "summary.md").write_text(md)
+    return md
+
+
+# --- kind: seed (the seed paper's headline) ------------------------------------------------------
+def _seed_cell(cfg: dict, workload_spec: dict, mcm_spec: dict, out: Path, bar) -> dict:
+    w = build_workload(workload_spec)
+    m = load_mcm(mcm_spec)
+    inferences = sum(x.batch for x in w.models)
+    row = {}
+    mono_w = max(2, len(w))
+    for df in ("os", "os-best"):
+        mp = Problem(w, monolithic(m, df), objective="throughput", max_windows=mono_w)
+        f = figures(mp, sequential(mp))
+        row[f"mono_{df}_thr"] = f["throughput"]
+        row[f"mono_{df}_eff"] = inferences / f["energy_j"]
+    for obj in cfg.get("objectives", ["throughput", "energy"]):
+        p = Problem(w, m, objective=obj, max_windows=cfg.get("max_windows"))
+        res, _ = searched(p, cfg, out / f"mcm-{obj}", bar)
+        key = "thr" if obj == "throughput" else "eff"
+        row[f"mcm_{key}"] = (
+            res["throughput"] if obj == "throughput" else inferences / res["energy_j"]
+        )
+    for df in ("os", "os-best"):
+        row[f"thr_x_{df}"] = row["mcm_thr"] / row[f"mono_{df}_thr"]
+        row[f"eff_x_{df}"] = row["mcm_eff"] / row[f"mono_{df}_eff"]
+    return row
+
+
+def run_seed(cfg: dict, out: Path) -> str:
+    base_w, base_m = cfg["workload"], cfg["mcm"]
+    cells = [("base", base_w, base_m)]
+    sweep = cfg.get("sweep", {})
+    for gpt in sweep.get("gpt2", []):
+        w = {
+            "models": [
+                dict(x, model=gpt) if x["model"].startswith("gpt2") else x for x in base_w["models"]
+            ]
+        }
+        cells.append((f"gpt2={gpt}", w, base_m))
+    for sl in sweep.get("seq_len", []):
+        w = {
+            "models": [
+                dict(x, seq_len=sl) if x["model"].startswith("gpt2") else x
+                for x in base_w["models"]
+            ]
+        }
+        cells.append((f"seq_len={sl}", w, base_m))
+    for b in sweep.get("batch", []):
+        cells.append(
+            (f"batch={b}", {"models": [dict(x, batch=b) for x in base_w["models"]]}, base_m)
+        )
+    for bw in sweep.get("noc_bw", []):
+        m = dict(base_m, chiplet=dict(base_m.get("chiplet", {}), noc_bw=bw))
+        cells.append((f"noc_bw={bw}", base_w, m))
+    rows = []
+    n = len(cells) * len(cfg["agents"]) * len(cfg["seeds"]) * len(cfg.get("objectives", [1, 2]))
+    with progress(n, cfg["name"]) as bar:
+        for name, w, m in cells:
+            rows.append({"case": name, **_seed_cell(cfg, w, m, out / name.replace("=", "-"), bar)})
+    write_csv(out / "summary.csv", rows)
+    short = [
+        {
+            "case": r["case"],
+            "throughput x OS": r["thr_x_os"],
+            "throughput x best-OS": r["thr_x_os-best"],
+            "energy eff x OS": r["eff_x_os"],
+            "energy eff x best-OS": r["eff_x_os-best"],
+            "MCM inf/s": r["mcm_thr"],
+            "MCM inf/J": r["mcm_eff"],
+        }
+        for r in rows
+    ]
+    plots.bars(
+        {
+            r["case"]: {
+                "throughput x best-OS": r["thr_x_os-best"],
+                "energy eff x best-OS": r["eff_x_os-best"],
+            }
+            for r in rows
+        },
+        out / "ratios.png",
+        "MCM / monolithic best-OS",
+        log=False,
+        title="seed: 2x2 MCM (3 WS + 1 OS) over a 16384-PE monolithic OS chip",
+    )
+    base = rows[0]
+    md = (
+        f"# {cfg['name']}: GPT-2 + ResNet-50 on a 2x2 MCM against a monolithic OS chip\n\n"
+        f"Paper (arXiv 2312.09401): up to {PAPER_SEED['throughput']}x throughput and "
+        f"{PAPER_SEED['energy_efficiency']}x energy efficiency against an optimized OS "
+        f"monolithic accelerator.\n\n"
+        f"Ours, base case: {base['thr_x_os-best']:.2f}x throughput and "
+        f"{base['eff_x_os-best']:.2f}x energy efficiency against the monolithic chip with the "
+        f"best OS mapping per layer (`os-best`, the headline ratio); against plain `os` "
+        f"(ShiDianNao-like) {base['thr_x_os']:.1f}x and {base['eff_x_os']:.1f}x.\n\n"
+        f"{md_table(short)}\n\n"
+        f"Why ours differ: the ShiDianNao-like `os` mapping spreads a GEMM's M rows (128 "
+        f"tokens) over the array, so a 16384-PE `os` chip idles almost entirely on GPT-2 and "
+        f"ResNet's FC layer: against plain `os` the MCM wins by orders of magnitude. The "
+        f"best output-stationary mapping per layer (`systolic-os` puts output pixels x "
+        f"output channels on the array) runs both models at high utilization on one big "
+        f"array, so the MCM's advantage shrinks to what pipelining across chiplets and "
+        f"per-chiplet weight residency buy. The paper's chiplet mapping and its OS baseline "
+        f"are not public; our ratios are what this model gives under the stated "
+        f"assumptions, not a fit to the paper.\n"
+    )
+    (out / "summary.md").write_text(md)
+    return md
+
+
+# --- kind: scar (sc1..sc5 by strategy) ------------------------------------------------------------
+def run_scar(cfg: dict, out: Path) -> str:
+    rows_n, cols_n = cfg.get("rows", 3), cfg.get("cols", 3)
+    pes = cfg.get("pes", 4096)
+    objectives = cfg.get("objectives", [cfg["objective"]])
+    table = []
+    n_search = sum(s.startswith("search:") for s in cfg["strategies"])
+    total = (
+        len(cfg["scenarios"]) * len(objectives) * n_search * len(cfg["agents"]) * len(cfg["seeds"])
+    )
+    with progress(total, cfg["name"]) as bar:
+        for obj in objectives:
+            for sc in cfg["scenarios"]:
+                w = scenario(sc)
+                for strat in cfg["strategies"]:
+                    if strat.startswith("search:"):
+                        pattern = strat.split(":", 1)[1]
+                        p = Problem(
+                            w,
+                            mcm(pattern, rows_n, cols_n, pes=pes),
+                            objective=obj,
+                            max_windows=cfg.get("max_windows"),
+                        )
+                        res, sched = searched(p, cfg, out / obj / sc / pattern, bar)
+                        f = figures(p, sched)
+                    else:
+                        kind, _, df = strat.partition("-")
+                        p = Problem(
+                            w,
+                            mcm(f"homo-{df}", rows_n, cols_n, pes=pes),
+                            objective=obj,
+                            max_windows=cfg.get("max_windows"),
+                        )
+                        f = figures(p, baseline_schedule(p, strat))
+                    table.append({"objective": obj, "scenario": sc, "strategy": strat, **f})
+    write_csv(out / "summary.csv", table)
+    parts = [f"# {cfg['name']}: SCAR scenarios on {rows_n}x{cols_n} MCMs\n"]
+    for obj in objectives:
+        sub = [r for r in table if r["objective"] == obj]
+        key = "edp" if obj == "edp" else "latency_s"
+        grid = {
+            sc: {r["strategy"]: r[key] for r in sub if r["scenario"] == sc}
+            for sc in cfg["scenarios"]
+        }
+        plots.bars(
+            grid,
+            out / f"bars_{obj}.png",
+            key,
+            title=f"{key} per scenario and strategy (searched for {obj})",
+        )
+        lat = [{"scenario": sc, **{s: grid[sc][s] for s in grid[sc]}} for sc in grid]
+        parts.append(f"## Searched for {obj}: {key}\n\n{md_table(lat)}\n")
+        lat_t = [
+            {"scenario": sc, **{r["strategy"]: r["latency_s"] for r in sub if r["scenario"] == sc}}
+            for sc in cfg["scenarios"]
+        ]
+        edp_t = [
+            {"scenario": sc, **{r["strategy"]: r["edp"] for r in sub if r["scenario"] == sc}}
+            for sc in cfg["scenarios"]
+        ]
+        parts.append(f"Latency (s):\n\n{md_table(lat_t)}\n\nEDP (J s):\n\n{md_table(edp_t)}\n")
+    parts.append(_scar_paragraph(table, cfg, pes))
+    md = "\n".join(parts)
+    (out / "summary.md").write_text(md)
+    return md
+
+
+def _scar_paragraph(table: list[dict], cfg: dict, pes: int) -> str:
+    """Hold the results against SCAR's finding and name the layers that decide it."""
+    lines = [
+        "## Against SCAR's finding\n",
+        "SCAR reports heterogeneous MCMs losing slightly to homogeneous NVDLA-like ones on "
+        "sc1-sc3 and winning on sc4-sc5. Here, per scenario, best heterogeneous over best "
+        "homogeneous (ratio of the objective; > 1: heterogeneity pays):\n",
+    ]
+    ws, os_ = ChipletClass.with_pes("ws", pes), ChipletClass.with_pes("os", pes)
+    for obj in dict.fromkeys(r["objective"] for r in table):
+        key = "edp" if obj == "edp" else "latency_s"
+        for sc in cfg["scenarios"]:
+            sub = [r for r in table if r["objective"] == obj and r["scenario"] == sc]
+            het = [r[key] for r in sub if "het" in r["strategy"]]
+            homo = [r[key] for r in sub if "het" not in r["strategy"]]
+            if het and homo:
+                lines.append(f"- {obj}, {sc}: {min(homo) / min(het):.3f}")
+    lines.append(
+        "\nWhat decides it, layer by layer: the layers on which `os` beats `ws` "
+        "(fewer cycles at this chiplet size and the default L2->PE bandwidth):\n"
+    )
+    for sc in cfg["scenarios"]:
+        w = scenario(sc)
+        wins = []
+        for m in w.models:
+            a = layer_costs(m.layers, ws, m.batch)
+            b = layer_costs(m.layers, os_, m.batch)
+            for i, layer in enumerate(m.layers):
+                if layer.kind != "eltwise" and b.cycles[i] < a.cycles[i]:
+                    wins.append(f"{m.name}/{layer.name} ({a.cycles[i] / b.cycles[i]:.1f}x)")
+        lines.append(
+            f"- {sc}: {len(wins)} layers: {', '.join(wins[:8]) or 'none'}"
+            f"{' ...' if len(wins) > 8 else ''}"
+        )
+    lines.append(
+        "\nWith MAESTRO's KCP-WS and YXP-OS mappings, `os` wins only few-channel, "
+        "large-image convolutions (ResNet-50's conv1, U-Net's first and last layers); "
+        "every GEMM and deep conv runs faster and with less energy on `ws`. A "
+        "heterogeneous MCM therefore gives up `ws` chiplets for `os` chiplets that "
+        "only a handful of layers want, and the searched schedules mostly leave the "
+        "`os` chiplets idle or use them for those stems. Where SCAR sees gains on "
+        "sc4/sc5, its NVDLA chiplet is 3-27x slower than KCP-WS (DESIGN.md section 3)."
+    )
+    return "\n".join(lines) + "\n"
+
+
+# --- kind: hetero (where does heterogeneity pay?) ------------------------------------------------
+def run_hetero(cfg: dict, out: Path) -> str:
+    R, C = cfg.get("rows", 2), cfg.get("cols", 2)
+    het_patterns = cfg.get("het_patterns", ["het-checkerboard", "het-sides"])
+    rows_lbl, cols_lbl, cells = [], [], []
+    for mix in cfg["mixes"]:
+        for pes in cfg["pes"]:
+            rows_lbl.append(f"{mix} @{pes}")
+    for a, b in cfg["pairs"]:
+        for bw in cfg["noc_bw"]:
+            cols_lbl.append(f"{a}+{b} bw={bw or 'inf'}")
+    matrix = np.full((len(rows_lbl), len(cols_lbl)), np.nan)
+    n = (
+        len(rows_lbl)
+        * len(cols_lbl)
+        * (len(het_patterns) + 2)
+        * len(cfg["agents"])
+        * len(cfg["seeds"])
+    )
+    with progress(n, cfg["name"]) as bar:
+        for i, (mix, pes) in enumerate([(m, p) for m in cfg["mixes"] for p in cfg["pes"]]):
+            w = build_workload({"models": cfg["mixes"][mix]})
+            for j, ((a, b), bw) in enumerate(
+                [(pr, bw) for pr in cfg["pairs"] for bw in cfg["noc_bw"]]
+            ):
+                res = {}
+                for pattern in [*het_patterns, "homo-ws", "homo-os"]:
+                    m = mcm(pattern, R, C, pes=pes, dataflows=(a, b), noc_bw=bw)
+                    p = Problem(
+                        w, m, objective=cfg["objective"], max_windows=cfg.get("max_windows")
+                    )
+                    sub = out / mix / f"pes{pes}" / f"{a}+{b}" / f"bw{bw}" / pattern
+                    r, _ = searched(p, cfg, sub, bar)
+                    res[pattern] = r["best"]
+                best_het = min(res[x] for x in het_patterns)
+                best_homo = min(res["homo-ws"], res["homo-os"])
+                matrix[i, j] = best_homo / best_het
+                cls_a = ChipletClass.with_pes(a, pes, noc_bw=bw)
+                cls_b = ChipletClass.with_pes(b, pes, noc_bw=bw)
+                wins = []
+                for model in w.models:
+                    x = layer_costs(model.layers, cls_a, model.batch)
+                    y = layer_costs(model.layers, cls_b, model.batch)
+                    wins += [
+                        f"{model.name}/{lay.name}"
+                        for k, lay in enumerate(model.layers)
+                        if lay.kind != "eltwise" and y.cycles[k] < x.cycles[k]
+                    ]
+                cells.append(
+                    {
+                        "mix": mix,
+                        "pes": pes,
+                        "pair": f"{a}+{b}",
+                        "noc_bw": bw,
+                        **{f"best_{k}": v for k, v in res.items()},
+                        "homo_over_het": matrix[i, j],
+                        "layers_second_faster": len(wins),
+                        "examples": "; ".join(wins[:4]),
+                    }
+                )
+    write_csv(out / "summary.csv", cells)
+    plots.heatmap(
+        matrix,
+        rows_lbl,
+        cols_lbl,
+        out / "heatmap.png",
+        title=f"best homogeneous / best heterogeneous {cfg['objective']} (> 1: het pays)",
+        label="ratio",
+    )
+    pays = [c for c in cells if c["homo_over_het"] > 1.01]
+    md = (
+        f"# {cfg['name']}: where does heterogeneity pay?\n\n"
+        f"Each cell: the best {cfg['objective']} over heterogeneous patterns "
+        f"({', '.join(het_patterns)}) against the best homogeneous one (all first or all "
+        f"second dataflow), each searched with {cfg['agents']} x seeds {cfg['seeds']}, "
+        f"budget {cfg['budget']}, on {R}x{C} MCMs. Ratio > 1: heterogeneity pays.\n\n"
+        f"{md_table([{k: v for k, v in c.items()} for c in cells])}\n\n"
+        f"Heterogeneity pays by more than 1% in {len(pays)} of {len(cells)} cells"
+        + (
+            ": "
+            + "; ".join(
+                f"{c['mix']} @{c['pes']} {c['pair']} bw={c['noc_bw']} ({c['homo_over_het']:.3f}x)"
+                for c in pays
+            )
+            if pays
+            else ""
+        )
+        + ".\n"
+    )
+    (out / "summary.md").write_text(md)
+    return md
+
+
+# --- kind: benchmark ---------------------------------------------------------------------------
+def run_benchmark(cfg: dict, out: Path) -> str:
+    parts = [f"# {cfg['name']}: agents x seeds, equal budgets {cfg['budget']}\n"]
+    all_rows = []
+    for name, spec in cfg["problems"].items():
+        optimum = None
+        if "small_instance" in spec:
+            from search.exact import optimum as exact_optimum
+            from search.exact import small_instance
+
+            problem = small_instance(int(spec["small_instance"]), objective=cfg["objective"])
+            optimum = exact_optimum(problem)[1]
+        else:
+            problem = build_problem(spec, cfg["objective"], cfg.get("max_windows"))
+        with progress(len(cfg["agents"]) * len(cfg["seeds"]), name) as bar:
+            rows = benchmark(
+                problem,
+                cfg["agents"],
+                cfg["seeds"],
+                Budget(**cfg["budget"]),
+                out / name,
+                optimum=optimum,
+                options=cfg["agent_options"],
+                progress=bar,
+            )
+        all_rows += [{"problem": name, **r} for r in rows]
+        opt = f" (exact optimum {optimum:.6g})" if optimum else ""
+        parts.append(f"## {name}{opt}\n\n{md_table(summarize(rows))}\n")
+    write_csv(out / "summary.csv", all_rows)
+    md = "\n".join(parts)
+    (out / "summary.md").write_text(md)
+    return md
+
+
+RUNNERS = {
+    "search": run_search,
+    "seed": run_seed,
+    "scar": run_scar,
+    "hetero": run_hetero,
+    "benchmark": run_benchmark,
+}
+
+
+def run_config(cfg: dict, out: str | Path | None = None, force: bool = False) -> tuple[Path, str]:
+    folder = prepare_out(cfg, out, force)
+    return folder, RUNNERS[cfg["kind"]](cfg, folder)
