@@ -1,0 +1,151 @@
+import numpy as np
+import pytest
+
+from costmodel import Layer, Model, Problem, Workload, mcm, scenario
+from search import Budget, run
+from search.scar import ScarEA, ScarHeuristic, _quantile_bounds
+
+
+def tiny_workload():
+    a = Model(
+        "cnn",
+        [
+            Layer.conv(f"c{i}", K=32 * (i + 1), C=3 if i == 0 else 32 * i, R=3, Yo=28)
+            for i in range(4)
+        ]
+        + [Layer.gemm("fc", M=1, N=10, K=128, skips=(2,))],
+        batch=4,
+    )
+    b = Model("mlp", [Layer.gemm(f"g{i}", M=16, N=256, K=256) for i in range(4)], batch=2)
+    return Workload([a, b])
+
+
+@pytest.fixture(scope="module")
+def sc1():
+    return Problem(scenario("sc1"), mcm("het-sides", 3, 3))
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return Problem(tiny_workload(), mcm("het-sides", 2, 2), max_windows=3)
+
+
+@pytest.fixture(scope="module")
+def runs(sc1, tiny):
+    out = {}
+    for pname, p in (("sc1", sc1), ("tiny", tiny)):
+        for alg in ("scar", "scar-ea"):
+            out[pname, alg] = run(p, alg, Budget(evals=500), seed=0)
+    return out
+
+
+def _paths_adjacent(problem, schedule):
+    return all(
+        problem.mcm.hops[a, b] == 1
+        for segs in problem.to_structured(schedule)
+        for seg in segs
+        for a, b in zip(seg["path"], seg["path"][1:])
+    )
+
+
+@pytest.mark.parametrize("pname", ["sc1", "tiny"])
+@pytest.mark.parametrize("alg", ["scar", "scar-ea"])
+def test_valid_and_better_than_random(runs, request, pname, alg):
+    p = request.getfixturevalue(pname)
+    r = runs[pname, alg]
+    p.validate(r.best_schedule)
+    assert r.algorithm == alg
+    assert 0 < r.n_evals <= 500
+    assert np.isclose(r.best_fitness, p.fitness(r.best_genome[None, :])[0], rtol=1e-9)
+    assert np.isclose(r.metrics["edp"], r.best_fitness, rtol=1e-6)
+    random_mean = p.fitness(p.sample(256, 0)).mean()
+    assert r.best_fitness < random_mean
+
+
+@pytest.mark.parametrize("pname", ["sc1", "tiny"])
+@pytest.mark.parametrize("alg", ["scar", "scar-ea"])
+def test_deterministic(runs, request, pname, alg):
+    p = request.getfixturevalue(pname)
+    a = runs[pname, alg]
+    b = run(p, alg, Budget(evals=500), seed=0)
+    assert np.array_equal(a.best_genome, b.best_genome)
+    strip = [{k: v for k, v in h.items() if k != "seconds"} for h in a.history]
+    assert strip == [{k: v for k, v in h.items() if k != "seconds"} for h in b.history]
+
+
+@pytest.mark.parametrize("pname", ["sc1", "tiny"])
+def test_heuristic_uses_adjacent_paths(runs, request, pname):
+    p = request.getfixturevalue(pname)
+    s = runs[pname, "scar"].best_schedule
+    assert _paths_adjacent(p, s)
+    # every stage of a model in a window sits on its own chiplet of a mesh path
+    for segs in p.to_structured(s):
+        for seg in segs:
+            assert len(set(seg["path"])) == len(seg["path"])
+
+
+def test_heuristic_candidates_all_adjacent(sc1):
+    from search.base import Evaluator
+    from search.scar import _Candidates
+
+    c = _Candidates(sc1, 4, 4, 3, 3, np.random.default_rng(0))
+    genomes = list(c)
+    assert len(genomes) == len({g.tobytes() for g in genomes}) > 50
+    for g in genomes[::7]:
+        assert _paths_adjacent(sc1, sc1.decode(g))
+    # the heuristic stops when its candidates run out, not at the budget
+    ev = Evaluator(sc1, Budget(evals=10**6))
+    ScarHeuristic().search(sc1, ev, np.random.default_rng(0))
+    assert ev.n_evals == len(genomes)
+
+
+def test_ea_stops_after_its_generations(sc1):
+    r = run(sc1, "scar-ea", Budget(evals=10_000), seed=0)
+    assert r.n_evals == 10 * (1 + 4)
+    r = run(sc1, "scar-ea", Budget(evals=10_000), seed=0, population=4, generations=2)
+    assert r.n_evals == 4 * 3
+
+
+def test_budget_respected(sc1):
+    for alg in ("scar", "scar-ea"):
+        r = run(sc1, alg, Budget(evals=7), seed=3)
+        assert r.n_evals == 7
+        sc1.validate(r.best_schedule)
+
+
+def test_ea_mutation_keeps_schedules_valid(tiny):
+    rng = np.random.default_rng(0)
+    adj = [np.nonzero(tiny.mcm.hops[i] == 1)[0] for i in range(tiny.mcm.n_chiplets)]
+    g = tiny.sample(1, 0)[0]
+    changed = 0
+    for _ in range(200):
+        h = ScarEA._mutate(tiny, g, adj, rng)
+        tiny.decode(h)
+        changed += not np.array_equal(tiny.repair(g[None])[0], h)
+        g = h
+    assert changed > 100
+
+
+def test_options():
+    with pytest.raises(ValueError, match="does not take option"):
+        ScarHeuristic(bogus=1)
+    with pytest.raises(ValueError, match="does not take option"):
+        ScarEA(n_split=4)
+    with pytest.raises(ValueError, match="positive integer"):
+        ScarHeuristic(top_k=0)
+    with pytest.raises(ValueError, match="random_fraction"):
+        ScarEA(random_fraction=2.0)
+    assert ScarHeuristic().config["n_splits"] == 4 and ScarHeuristic().config["top_k"] == 4
+    assert ScarEA().config["population"] == 10 and ScarEA().config["generations"] == 4
+
+
+def test_option_changes_candidates(tiny):
+    a = run(tiny, "scar", Budget(evals=500), seed=0, n_splits=1, top_k=1)
+    b = run(tiny, "scar", Budget(evals=500), seed=0)
+    assert a.n_evals < b.n_evals
+
+
+def test_quantile_bounds():
+    assert _quantile_bounds(np.ones(8), 4) == [0, 2, 4, 6, 8]
+    assert _quantile_bounds(np.array([10.0, 1, 1, 1]), 3) == [0, 1, 2, 4]
+    assert _quantile_bounds(np.ones(2), 5) == [0, 1, 2]
