@@ -314,6 +314,20 @@ class Problem:
             w[:, a:b] = np.maximum.accumulate(w[:, a:b], axis=1)
         return g
 
+    def canonical(self, genomes) -> np.ndarray:
+        """Genomes ``[P, G]`` in canonical form: repaired, then the micro-batch genes of windows a
+        model does not use set to 0. Two genomes stand for the same schedule exactly when their
+        canonical forms are equal."""
+        g = self.repair(np.atleast_2d(np.asarray(genomes, dtype=np.int64)))
+        L, M, W = self.n_layers, self.n_models, self.max_windows
+        win = g[:, L : 2 * L]
+        mb = g[:, 2 * L :].reshape(len(g), M, W)
+        used = np.zeros((len(g), M, W), dtype=bool)
+        rows = np.repeat(np.arange(len(g)), L)
+        used[rows, np.tile(self.index.model, len(g)), win.ravel()] = True
+        mb[~used] = 0
+        return g
+
     def sample(self, n: int, seed: int | np.random.Generator | None = 0) -> np.ndarray:
         """``n`` valid random genomes (windows sorted per model)."""
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)

@@ -1,8 +1,13 @@
-"""Simulated annealing with structure-aware moves (cut points, stages, windows, micro-batches).
+"""Simulated annealing with structure-aware moves (cut points, stages, windows, micro-batches),
+run as ``chains`` replicas at a ladder of temperatures (parallel tempering).
 
-Each step proposes ``neighbours`` moves from the current schedule and evaluates them together
-(one batch call); the first that passes the Metropolis test on the *relative* change of the
-objective is taken. The temperature falls geometrically from ``t0`` to ``t1`` over the budget.
+Each step, every chain proposes one move from its schedule; the proposals are evaluated together
+(one batch call) and each chain takes its proposal by the Metropolis test on the *relative*
+change of the objective. Neighbouring chains on the ladder exchange schedules by the
+replica-exchange rule, so a good schedule found hot can cool down. The whole ladder cools
+geometrically from ``t0`` (hottest chain at the start) to ``t1`` (coldest at the end), ``restarts``
+times over the budget (each reheat restarts the hotter half of the chains from random schedules);
+one chain and one restart is plain annealing.
 """
 
 from __future__ import annotations
@@ -17,9 +22,11 @@ from .operators import GenomeOps
 class SimulatedAnnealing(Algorithm):
     name = "sa"
     options = {
-        "t0": 0.05,
+        "t0": 0.3,
         "t1": 1e-4,
-        "neighbours": 8,
+        "chains": 8,
+        "ladder": 3.0,
+        "restarts": 4,
         "moves": 1,
         "init_samples": 16,
         "seed_baselines": True,
@@ -27,22 +34,42 @@ class SimulatedAnnealing(Algorithm):
 
     def search(self, problem, ev: Evaluator, rng: np.random.Generator) -> None:
         cfg = self.config
+        K = int(cfg["chains"])
+        if K < 1:
+            raise ValueError(f"sa chains must be >= 1, got {K}")
         ops = GenomeOps(problem)
         init = initial_population(
-            problem, int(cfg["init_samples"]), rng, bool(cfg["seed_baselines"])
+            problem, max(int(cfg["init_samples"]), K), rng, bool(cfg["seed_baselines"])
         )
         f = ev(init)
-        i = int(np.argmin(f))
-        cur, fcur = init[i], float(f[i])
-        k = int(cfg["neighbours"])
+        order = np.argsort(f, kind="stable")[:K]
+        cur, fcur = init[order].copy(), f[order].astype(float)
+        if len(cur) < K:  # budget ended during initialisation
+            return
         t0, t1 = float(cfg["t0"]), float(cfg["t1"])
+        # chain k runs at scale[k] times the ladder's top temperature (chain 0 hottest)
+        scale = float(cfg["ladder"]) ** (-np.arange(K) / max(K - 1, 1))
+        cycles, cycle = max(1, int(cfg["restarts"])), 0
         while not ev.exhausted:
-            temp = t0 * (t1 / t0) ** progress(ev)
-            cands = np.array([ops.mutate(cur, rng, int(cfg["moves"])) for _ in range(k)])
-            fc = ev(cands)
-            u = rng.random(len(fc))
-            for j in range(len(fc)):
-                delta = (fc[j] - fcur) / max(abs(fcur), 1e-300)
-                if delta <= 0 or u[j] < np.exp(-delta / temp):
-                    cur, fcur = cands[j], float(fc[j])
-                    break
+            frac = progress(ev) * cycles
+            if int(frac) > cycle:  # reheat: the hot half of the ladder restarts from samples
+                cycle = int(frac)
+                h = K // 2
+                fresh = problem.sample(h, rng)
+                fh = ev.cached(fresh)
+                cur[: len(fh)], fcur[: len(fh)] = fresh[: len(fh)], fh
+                continue
+            top = t0 * (t1 / t0) ** (frac - int(frac))
+            temps = top * scale
+            cands = np.array([ops.mutate(c, rng, int(cfg["moves"])) for c in cur])
+            fc = ev.cached(cands)
+            n = len(fc)
+            delta = (fc - fcur[:n]) / np.maximum(np.abs(fcur[:n]), 1e-300)
+            take = (delta <= 0) | (rng.random(n) < np.exp(-np.maximum(delta, 0) / temps[:n]))
+            cur[:n][take], fcur[:n][take] = cands[:n][take], fc[take]
+            for k in range(int(rng.integers(2)), K - 1, 2):  # replica exchange, alternating pairs
+                # chain k is hotter than k + 1: a better schedule moving down is always taken
+                d = (fcur[k] - fcur[k + 1]) / max(abs(fcur[k + 1]), 1e-300)
+                if rng.random() < np.exp(min(0.0, d * (1 / temps[k] - 1 / temps[k + 1]))):
+                    cur[[k, k + 1]] = cur[[k + 1, k]]
+                    fcur[[k, k + 1]] = fcur[[k + 1, k]]

@@ -103,6 +103,35 @@ class Evaluator:
     def __call__(self, genomes) -> np.ndarray:
         return self.problem.objective_of(self.evaluate(genomes))
 
+    #: an agent whose proposals have all been seen before this many calls in a row has converged
+    STALL_LIMIT = 2000
+
+    def cached(self, genomes) -> np.ndarray:
+        """Fitness of every row, evaluating (and counting) only schedules not seen before in this
+        run (rows are compared in canonical form). Rows the budget could not afford get ``inf``.
+        Raises :class:`BudgetExhausted` when the budget is spent, or when :attr:`STALL_LIMIT`
+        calls in a row brought nothing new (the agent has converged)."""
+        g = np.atleast_2d(np.asarray(genomes, dtype=np.int64))
+        keys = [k.tobytes() for k in self.problem.canonical(g)]
+        if not hasattr(self, "_cache"):
+            self._cache: dict[bytes, float] = {}
+            self._stalls = 0
+        fresh: dict[bytes, int] = {}
+        for i, k in enumerate(keys):
+            if k not in self._cache and k not in fresh:
+                fresh[k] = i
+        if fresh:
+            self._stalls = 0
+            rows = list(fresh.values())
+            f = self(g[rows])
+            for k, v in zip(list(fresh)[: len(f)], f):
+                self._cache[k] = float(v)
+        else:
+            self._stalls += 1
+            if self._stalls >= self.STALL_LIMIT or self.exhausted:
+                raise BudgetExhausted
+        return np.array([self._cache.get(k, np.inf) for k in keys])
+
     def _record(self, fit: np.ndarray, res) -> None:
         rec = {
             "evals": self.n_evals,

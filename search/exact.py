@@ -73,18 +73,8 @@ def count_schedules(problem: Problem) -> int:
 
 
 def canonical(problem: Problem, genomes) -> np.ndarray:
-    """Genomes ``[P, G]`` in canonical form: repaired (:meth:`Problem.repair`), then the
-    micro-batch genes of the windows a model does not use set to 0. Two genomes stand for the
-    same schedule exactly when their canonical forms are equal."""
-    g = problem.repair(np.atleast_2d(np.asarray(genomes, dtype=np.int64)))
-    L, M, W = problem.n_layers, problem.n_models, problem.max_windows
-    win = g[:, L : 2 * L]
-    mb = g[:, 2 * L :].reshape(len(g), M, W)
-    used = np.zeros((len(g), M, W), dtype=bool)
-    rows = np.repeat(np.arange(len(g)), L)
-    used[rows, np.tile(problem.index.model, len(g)), win.ravel()] = True
-    mb[~used] = 0
-    return g
+    """Genomes in canonical form (see :meth:`costmodel.Problem.canonical`)."""
+    return problem.canonical(genomes)
 
 
 def _model_blocks(problem: Problem, m: int) -> np.ndarray:

@@ -69,7 +69,7 @@ class GA(Algorithm):
     options = {
         "population": 64,
         "cx_prob": 0.7,
-        "moves": 2,
+        "moves": 1,
         "tournament": 3,
         "elite": 2,
         "seed_baselines": True,
@@ -104,8 +104,8 @@ class GA(Algorithm):
                     for i, j in zip(parents, mates)
                 ]
             )
-            kfit = ev(kids)
-            pop = np.concatenate([pop[order[:E]], kids[: len(kfit)]])
+            kfit = ev.cached(kids)  # a schedule seen before costs no new evaluation
+            pop = np.concatenate([pop[order[:E]], kids])
             fit = np.concatenate([fit[order[:E]], kfit])
             gen += 1
             self.logbook.record(gen=gen, evals=ev.n_evals, **stats.compile(fit))

@@ -1,7 +1,8 @@
 """Variation operators that know the schedule encoding (used by GA, NSGA-II and SA).
 
 Moves act on the stage structure, not on raw genes: shift a cut point, move a whole stage to a
-neighbouring chiplet, split a stage, split or merge windows at a layer, change a micro-batch.
+neighbouring chiplet, split a stage, swap the chiplets of two stages, put one layer on any
+chiplet, split or merge windows at a layer, change a micro-batch.
 Every move keeps a valid genome valid (windows stay non-decreasing along each model).
 """
 
@@ -11,7 +12,7 @@ import numpy as np
 
 from costmodel import Problem
 
-MOVES = ("cut", "stage", "split", "window", "micro_batch")
+MOVES = ("cut", "stage", "split", "swap", "point", "window", "micro_batch")
 
 
 class GenomeOps:
@@ -28,7 +29,7 @@ class GenomeOps:
         self.first = ix.first
         g = problem.mcm.graph
         self.neighbours = [sorted(g.neighbors(i)) for i in range(self.n)]
-        w = {"cut": 3, "stage": 3, "split": 2, "window": 1, "micro_batch": 1}
+        w = {"cut": 3, "stage": 3, "split": 2, "swap": 1, "point": 1, "window": 1, "micro_batch": 1}
         w.update(move_weights or {})
         if self.W == 1:
             w["window"] = 0
@@ -84,6 +85,14 @@ class GenomeOps:
                     C[cut:b] = self._neighbour(int(C[l]), rng)
                 else:
                     C[l] = self._neighbour(int(C[l]), rng)
+            elif move == "swap":  # two stages trade chiplets
+                a, b = self._stage(C, Wn, l)
+                l2 = int(rng.integers(L))
+                a2, b2 = self._stage(C, Wn, l2)
+                c1, c2 = int(C[l]), int(C[l2])
+                C[a:b], C[a2:b2] = c2, c1
+            elif move == "point":  # one layer to any chiplet
+                C[l] = int(rng.integers(self.n))
             elif move == "window":
                 m = self.model[l]
                 end = self.stop[m]

@@ -68,8 +68,15 @@ def _quantile_bounds(times: np.ndarray, k: int) -> list[int]:
 class _Candidates:
     """The heuristic's candidate schedules of one problem, built lazily in a fixed order."""
 
-    def __init__(self, problem: Problem, n_splits: int, top_k: int, dfs_variants: int,
-                 micro_batches: int, rng: np.random.Generator) -> None:
+    def __init__(
+        self,
+        problem: Problem,
+        n_splits: int,
+        top_k: int,
+        dfs_variants: int,
+        micro_batches: int,
+        rng: np.random.Generator,
+    ) -> None:
         self.p, self.n_splits, self.top_k = problem, n_splits, top_k
         self.mcm = problem.mcm
         T = tables(problem)
@@ -121,8 +128,9 @@ class _Candidates:
         segs = []  # per model: list of (start, stop, expected)
         for m in range(M):
             b = _quantile_bounds(exp[m], self.n_splits)
-            segs.append([(b[i], b[i + 1], float(exp[m][b[i]:b[i + 1]].sum()))
-                         for i in range(len(b) - 1)])
+            segs.append(
+                [(b[i], b[i + 1], float(exp[m][b[i] : b[i + 1]].sum())) for i in range(len(b) - 1)]
+            )
         total = sum(x.sum() for x in exp)
         by_lat = sorted(range(M), key=lambda m: (-exp[m].sum(), m))
         orders = []
@@ -172,8 +180,9 @@ class _Candidates:
         n = self.mcm.n_chiplets
         plan = {}
         for w in range(self.p.max_windows):
-            active = [(m, a, b) for m in range(self.p.n_models)
-                      for (ww, a, b) in pack[m] if ww == w]
+            active = [
+                (m, a, b) for m in range(self.p.n_models) for (ww, a, b) in pack[m] if ww == w
+            ]
             if not active:
                 continue
             pref = {m: self._pref(self._seg(m, a, b)) for m, a, b in active}
@@ -185,11 +194,14 @@ class _Candidates:
             else:
                 pool = list(range(n))
             N = max(len(active), int(round(share * len(pool))))
-            counts = self._proportional([exp[m] for m, _, _ in active], N,
-                                        [b - a for _, a, b in active])
+            counts = self._proportional(
+                [exp[m] for m, _, _ in active], N, [b - a for _, a, b in active]
+            )
             free = set(pool)
             busy = np.zeros(n)
-            for (m, a, b), cnt in sorted(zip(active, counts), key=lambda x: (-exp[x[0][0]], x[0][0])):
+            for (m, a, b), cnt in sorted(
+                zip(active, counts), key=lambda x: (-exp[x[0][0]], x[0][0])
+            ):
                 path = self._dfs(free, cnt, pref[m], rng)
                 if not path:  # nothing free: share the least-loaded chiplet of the preferred class
                     cands = [i for i in range(n) if self.cls[i] == pref[m]] or list(range(n))
@@ -219,8 +231,11 @@ class _Candidates:
         """A path of ``length`` mesh-adjacent free chiplets (the longest found if none is)."""
         if not free or length <= 0:
             return []
-        tie = (rng.permutation(self.mcm.n_chiplets) if rng is not None
-               else np.arange(self.mcm.n_chiplets))
+        tie = (
+            rng.permutation(self.mcm.n_chiplets)
+            if rng is not None
+            else np.arange(self.mcm.n_chiplets)
+        )
 
         def degree(i, used):
             return sum(1 for j in self.adj[i] if j in free and j not in used)
@@ -236,8 +251,9 @@ class _Candidates:
             while stack:
                 node, path = stack.pop()
                 expansions += 1
-                if len(path) > len(best) or (len(path) == len(best) and best
-                                              and self._better(path, best, pref)):
+                if len(path) > len(best) or (
+                    len(path) == len(best) and best and self._better(path, best, pref)
+                ):
                     best = path
                 if len(best) >= length:
                     return best[:length]
@@ -329,8 +345,12 @@ class _Candidates:
         return self._plans[key]
 
     def index_tuples(self) -> list[tuple]:
-        dims = [range(len(self.packings)), range(len(_PROVISION)), range(self.n_dfs),
-                range(self.top_k)]
+        dims = [
+            range(len(self.packings)),
+            range(len(_PROVISION)),
+            range(self.n_dfs),
+            range(self.top_k),
+        ]
         mbs = list(itertools.product(*[range(len(c)) for c in self.mb_choice]))
         tuples = [(*d, bi) for d in itertools.product(*dims) for bi in mbs]
         return sorted(tuples, key=lambda t: (sum(t[:4]) + sum(t[4]), t))
@@ -347,8 +367,15 @@ class _Candidates:
 
 
 def _check(config: dict) -> None:
-    for key in ("n_splits", "top_k", "dfs_variants", "micro_batches", "batch", "population",
-                "generations"):
+    for key in (
+        "n_splits",
+        "top_k",
+        "dfs_variants",
+        "micro_batches",
+        "batch",
+        "population",
+        "generations",
+    ):
         if key in config:
             v = config[key]
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
@@ -368,8 +395,9 @@ class ScarHeuristic(Algorithm):
 
     def search(self, problem: Problem, ev: Evaluator, rng: np.random.Generator) -> None:
         c = self.config
-        cands = _Candidates(problem, c["n_splits"], c["top_k"], c["dfs_variants"],
-                            c["micro_batches"], rng)
+        cands = _Candidates(
+            problem, c["n_splits"], c["top_k"], c["dfs_variants"], c["micro_batches"], rng
+        )
         self._n_candidates = 0
         buf: list[np.ndarray] = []
         for g in cands:
@@ -390,8 +418,15 @@ class ScarEA(Algorithm):
     """SCAR's evolutionary setting: a small (mu + lambda) EA seeded by the heuristic."""
 
     name = "scar-ea"
-    options = {"population": 10, "generations": 4, "n_splits": 4, "top_k": 4,
-               "dfs_variants": 3, "micro_batches": 3, "random_fraction": 0.3}
+    options = {
+        "population": 10,
+        "generations": 4,
+        "n_splits": 4,
+        "top_k": 4,
+        "dfs_variants": 3,
+        "micro_batches": 3,
+        "random_fraction": 0.3,
+    }
 
     def __init__(self, **options) -> None:
         super().__init__(**options)
@@ -404,8 +439,9 @@ class ScarEA(Algorithm):
         c = self.config
         P = int(c["population"])
         n_rand = int(round(P * float(c["random_fraction"])))
-        cands = _Candidates(problem, c["n_splits"], c["top_k"], c["dfs_variants"],
-                            c["micro_batches"], rng)
+        cands = _Candidates(
+            problem, c["n_splits"], c["top_k"], c["dfs_variants"], c["micro_batches"], rng
+        )
         seed = list(itertools.islice(iter(cands), P - n_rand))
         n_rand = P - len(seed)
         pop = np.array(seed + list(problem.sample(n_rand, rng)), dtype=np.int64)
@@ -450,8 +486,12 @@ class ScarEA(Algorithm):
         first = problem.index.first
         same_w = np.r_[False, (win[1:] == win[:-1]) & ~first[1:]]
         cuts = np.nonzero(same_w & np.r_[False, chip[1:] != chip[:-1]])[0]
-        active = [(m, w) for m in range(M) for w in range(W) if len(problem.mb_options[m]) > 1
-                  and np.any(win[problem.index.model == m] == w)]
+        active = [
+            (m, w)
+            for m in range(M)
+            for w in range(W)
+            if len(problem.mb_options[m]) > 1 and np.any(win[problem.index.model == m] == w)
+        ]
         kinds = ["stage"] + (["cut"] if len(cuts) else []) + (["mb"] if active else [])
         kind = kinds[int(rng.integers(len(kinds)))]
         if kind == "cut":

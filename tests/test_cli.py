@@ -71,15 +71,54 @@ def test_console_script_exit_status():
 
 
 def test_search_json_and_benchmark(tmp_path, capsys):
-    assert main(["search", "--scenario", "sc1", "--pattern", "het-sides", "--rows", "3", "--cols",
-                 "3", "--algo", "ga", "--evals", "300", "--seed", "0", "--objective", "edp",
-                 "--out", str(tmp_path / "s"), "--json"]) == 0
+    assert (
+        main(
+            [
+                "search",
+                "--scenario",
+                "sc1",
+                "--pattern",
+                "het-sides",
+                "--rows",
+                "3",
+                "--cols",
+                "3",
+                "--algo",
+                "ga",
+                "--evals",
+                "300",
+                "--seed",
+                "0",
+                "--objective",
+                "edp",
+                "--out",
+                str(tmp_path / "s"),
+                "--json",
+            ]
+        )
+        == 0
+    )
     out = json.loads(capsys.readouterr().out)
     assert out["best_objective"] == pytest.approx(out["edp"])
     assert {"latency_s", "energy_j", "edp"} <= set(out)
     assert (tmp_path / "s" / "history.jsonl").exists()
-    argv = ["benchmark", "--scenario", "sc1", "--rows", "2", "--cols", "2", "--evals", "100",
-            "--seeds", "2", "--agents", "random,ga", "--out", str(tmp_path / "b")]
+    argv = [
+        "benchmark",
+        "--scenario",
+        "sc1",
+        "--rows",
+        "2",
+        "--cols",
+        "2",
+        "--evals",
+        "100",
+        "--seeds",
+        "2",
+        "--agents",
+        "random,ga",
+        "--out",
+        str(tmp_path / "b"),
+    ]
     assert main(argv) == 0
     csv_text = (tmp_path / "b" / "benchmark.csv").read_text().splitlines()
     assert len(csv_text) == 1 + 4 and (tmp_path / "b" / "fitness_curves.png").stat().st_size > 0
@@ -94,7 +133,8 @@ def test_evaluate_schedule_file(tmp_path, capsys):
     p = Problem(scenario("sc1"), mcm("het-sides", 3, 3))
     f = tmp_path / "s.json"
     simba(p, "ws").to_json(f)
-    assert main(["evaluate", str(f), "--scenario", "sc1", "--rows", "3", "--cols", "3",
-                 "--json"]) == 0
+    assert (
+        main(["evaluate", str(f), "--scenario", "sc1", "--rows", "3", "--cols", "3", "--json"]) == 0
+    )
     out = json.loads(capsys.readouterr().out)
     assert out["latency_s"] == pytest.approx(p.evaluate(simba(p, "ws")).latency_s)
