@@ -39,6 +39,32 @@ class LayerIndex:
     edge_dst: np.ndarray
 
 
+BACKENDS = ("numpy", "numba")
+
+
+def numba_available() -> bool:
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def batch_backend(name: str | None):
+    """The batch evaluator function of a backend (``None``: numba if installed, else numpy)."""
+    if name is None:
+        name = "numba" if numba_available() else "numpy"
+    check_choice("backend", name, BACKENDS)
+    if name == "numba":
+        if not numba_available():
+            raise ValueError("backend 'numba' needs the 'fast' extra: pip install "
+                             "'chiplet-sched[fast]'")
+        from .numba_batch import evaluate_batch
+    else:
+        from .batch import evaluate_batch
+    return evaluate_batch
+
+
 class Problem:
     """A workload on an MCM with an objective (``latency``, ``energy``, ``edp``, ``throughput``
     or a callable taking a :class:`~costmodel.evaluate.BatchResult` and returning ``[P]``).
@@ -348,14 +374,14 @@ class Problem:
         self.validate(schedule)
         return evaluate_schedule(self, schedule)
 
-    def evaluate_batch(self, genomes):
-        """Evaluate a population ``[P, G]`` with numpy; invalid rows are repaired (:meth:`repair`)."""
-        from .batch import evaluate_batch
-
+    def evaluate_batch(self, genomes, backend: str | None = None):
+        """Evaluate a population ``[P, G]``, vectorized; invalid rows are repaired
+        (:meth:`repair`). ``backend``: ``"numpy"``, ``"numba"`` (extra ``fast``) or ``None`` =
+        numba when it is installed, else numpy. Both give the same figures to 1e-9."""
         g = np.asarray(genomes)
         if g.ndim != 2 or g.shape[1] != self.genome_length:
             raise ValueError(f"genomes must have shape [P, {self.genome_length}], got {g.shape}")
-        return evaluate_batch(self, self.repair(g))
+        return batch_backend(backend)(self, self.repair(g))
 
     def objective_of(self, r) -> np.ndarray:
         """The minimized objective from a (batch) result."""
@@ -367,6 +393,6 @@ class Problem:
             getattr(r, {"latency": "latency_s", "energy": "energy_j", "edp": "edp"}[self.objective])
         )
 
-    def fitness(self, genomes) -> np.ndarray:
+    def fitness(self, genomes, backend: str | None = None) -> np.ndarray:
         """The objective of every genome, ``[P]`` (minimized)."""
-        return self.objective_of(self.evaluate_batch(genomes))
+        return self.objective_of(self.evaluate_batch(genomes, backend))
