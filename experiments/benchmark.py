@@ -68,6 +68,11 @@ def first_reaching(history: list[dict], target: float, key: str) -> float:
     return float("nan")
 
 
+def _run_task(problem: Problem, task: tuple) -> BenchmarkRun:
+    agent, seed, budget, out, options = task
+    return run_one(problem, agent, seed, budget, out, options)
+
+
 def benchmark(
     problem: Problem,
     agents: list[str],
@@ -77,16 +82,28 @@ def benchmark(
     optimum: float | None = None,
     options: dict[str, dict] | None = None,
     progress=None,
+    executor=None,
 ) -> list[dict]:
-    """Run every agent with every seed, write ``benchmark.csv`` and ``fitness_curves.png``."""
+    """Run every agent with every seed (on ``executor``: serial by default), write
+    ``benchmark.csv`` and ``fitness_curves.png``. Runs that fail are reported in the CSV with
+    their error; finished runs are kept."""
+    from search.executors import SerialExecutor, TaskFailure
+
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    runs = []
-    for agent in agents:
-        for seed in seeds:
-            runs.append(run_one(problem, agent, seed, budget, out, (options or {}).get(agent)))
-            if progress is not None:
-                progress.update(1)
+    tasks = [(a, s, budget, out, (options or {}).get(a)) for a in agents for s in seeds]
+    executor = executor or SerialExecutor()
+    results = executor.map(_run_task, tasks, shared=problem)
+    if progress is not None:
+        progress.update(len(tasks))
+    runs = [r for r in results if not isinstance(r, TaskFailure)]
+    failed = [
+        {"agent": tasks[r.index][0], "seed": tasks[r.index][1], "status": r.error}
+        for r in results
+        if isinstance(r, TaskFailure)
+    ]
+    if not runs:
+        raise RuntimeError(f"every run failed; first: {failed[0]['status']}")
     best_known = min(r.result["best"] for r in runs)
     if optimum is not None:
         best_known = min(best_known, optimum)
@@ -109,12 +126,13 @@ def benchmark(
                 "latency_s": res.get("latency_s"),
                 "energy_j": res.get("energy_j"),
                 "edp": res.get("edp"),
+                "status": "ok",
             }
         )
     with open(out / "benchmark.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=CSV_FIELDS)
+        w = csv.DictWriter(f, fieldnames=[*CSV_FIELDS, "status"], restval="")
         w.writeheader()
-        w.writerows(rows)
+        w.writerows(rows + failed)
     curves = {a: [r.history for r in runs if r.agent == a] for a in agents}
     obj = problem.objective if isinstance(problem.objective, str) else "objective"
     fitness_curves(

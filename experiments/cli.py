@@ -104,11 +104,29 @@ def add_search_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seconds", type=float, default=None, help="wall-clock budget")
 
 
+def add_executor_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--executor", default="serial", help="serial, process or dask")
+    p.add_argument(
+        "--scheduler",
+        default=None,
+        help="tcp://HOST:PORT of a Dask scheduler (default: a local cluster started on demand)",
+    )
+    p.add_argument("--workers", type=int, default=None, help="local workers (process/dask)")
+
+
+def executor_from_args(a: argparse.Namespace):
+    from search.executors import make_executor
+
+    return make_executor(a.executor, a.scheduler, a.workers)
+
+
 def cmd_search(a: argparse.Namespace) -> int:
     from search import run
 
     problem = problem_from_args(a)
-    r = run(problem, a.algo, budget_from_args(a), seed=a.seed, log_dir=a.out)
+    budget = budget_from_args(a)
+    with executor_from_args(a) as ex:
+        r = run(problem, a.algo, budget, seed=a.seed, log_dir=a.out, executor=ex)
     out = {
         "algorithm": a.algo,
         "seed": a.seed,
@@ -137,7 +155,9 @@ def cmd_benchmark(a: argparse.Namespace) -> int:
 
     for name in agents:
         agent_class(name)  # unknown names fail before anything runs
-    rows = benchmark(problem, agents, list(range(a.seeds)), budget_from_args(a), a.out)
+    budget = budget_from_args(a)
+    with executor_from_args(a) as ex:
+        rows = benchmark(problem, agents, list(range(a.seeds)), budget, a.out, executor=ex)
     for s in summarize(rows):
         print(
             f"{s['agent']:>10}: median {s['median']:.6g} (min {s['min']:.6g}, max "
@@ -171,7 +191,8 @@ def cmd_run(a: argparse.Namespace) -> int:
     from experiments.runner import run_config
 
     cfg = load_config(a.config)  # fully validated before anything is written
-    folder, md = run_config(cfg, a.out, a.force)
+    with executor_from_args(a) as ex:
+        folder, md = run_config(cfg, a.out, a.force, ex)
     print(md)
     print(f"results in {folder}")
     return 0
@@ -225,6 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--out", default=None, help="folder for history.jsonl and result.json")
     s.add_argument("--json", action="store_true", help="print one JSON object")
+    add_executor_args(s)
     s.set_defaults(func=cmd_search)
     b = sub.add_parser("benchmark", help="several agents x seeds with equal budgets")
     add_problem_args(b)
@@ -232,6 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--agents", default="random,sa,ga", help="comma-separated agent names")
     b.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 (default 5)")
     b.add_argument("--out", required=True, help="results folder (reruns skip finished runs)")
+    add_executor_args(b)
     b.set_defaults(func=cmd_benchmark)
     e = sub.add_parser("evaluate", help="evaluate a schedule JSON against a problem")
     add_problem_args(e)
@@ -244,6 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("config", help="e.g. experiments/configs/quickstart.yaml")
     r.add_argument("--out", default=None, help="results folder (default results/<name>)")
     r.add_argument("--force", action="store_true", help="reuse a folder of another config")
+    add_executor_args(r)
     r.set_defaults(func=cmd_run)
     pl = sub.add_parser("plot", help="fitness curves from a results folder's histories")
     pl.add_argument("folder")

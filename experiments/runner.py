@@ -30,7 +30,7 @@ from costmodel.config import load_mcm
 from search import Budget
 
 from . import plots
-from .benchmark import benchmark, run_one, summarize
+from .benchmark import benchmark, summarize
 from .config import build_problem, build_workload
 
 PAPER_SEED = {"throughput": 2.2, "energy_efficiency": 1.9}  # arXiv 2312.09401 abstract
@@ -94,22 +94,34 @@ def baseline_schedule(problem: Problem, name: str):
     return BASELINES[kind](problem, df) if df else BASELINES[kind](problem)
 
 
-def searched(problem: Problem, cfg: dict, out: Path, bar=None) -> tuple[dict, object]:
-    """Run the config's agents x seeds on ``problem`` under ``out``; the best result overall."""
+def searched(problem: Problem, cfg: dict, out: Path, bar=None, executor=None):
+    """Run the config's agents x seeds on ``problem`` under ``out`` (on ``executor``); the best
+    run's result and schedule."""
+    from search.executors import SerialExecutor, TaskFailure
+
+    from .benchmark import _run_task
+
     budget = Budget(**cfg["budget"])
-    best = None
-    for agent in cfg["agents"]:
-        for seed in cfg["seeds"]:
-            r = run_one(problem, agent, seed, budget, out, cfg["agent_options"].get(agent))
-            if best is None or r.result["best"] < best.result["best"]:
-                best = r
-            if bar is not None:
-                bar.update(1)
+    tasks = [
+        (a, s, budget, out, cfg["agent_options"].get(a))
+        for a in cfg["agents"]
+        for s in cfg["seeds"]
+    ]
+    runs = [
+        r
+        for r in (executor or SerialExecutor()).map(_run_task, tasks, shared=problem)
+        if not isinstance(r, TaskFailure)
+    ]
+    if bar is not None:
+        bar.update(len(tasks))
+    if not runs:
+        raise RuntimeError(f"every search run under {out} failed")
+    best = min(runs, key=lambda r: r.result["best"])
     return best.result, Schedule.from_dict(best.result["schedule"])
 
 
 # --- kind: search (the quickstart) ---------------------------------------------------------------
-def run_search(cfg: dict, out: Path) -> str:
+def run_search(cfg: dict, out: Path, ex=None) -> str:
     problem = build_problem(cfg, cfg["objective"], cfg.get("max_windows"))
     n = len(cfg["agents"]) * len(cfg["seeds"])
     with progress(n, cfg["name"]) as bar:
@@ -121,6 +133,7 @@ def run_search(cfg: dict, out: Path) -> str:
             out,
             options=cfg["agent_options"],
             progress=bar,
+            executor=ex,
         )
     best = min(rows, key=lambda r: r["best"])
     res = json.loads((out / best["agent"] / f"seed{best['seed']}" / "result.json").read_text())
@@ -157,7 +170,7 @@ def run_search(cfg: dict, out: Path) -> str:
 
 
 # --- kind: seed (the seed paper's headline) ------------------------------------------------------
-def _seed_cell(cfg: dict, workload_spec: dict, mcm_spec: dict, out: Path, bar) -> dict:
+def _seed_cell(cfg: dict, workload_spec: dict, mcm_spec: dict, out: Path, bar, ex=None) -> dict:
     w = build_workload(workload_spec)
     m = load_mcm(mcm_spec)
     inferences = sum(x.batch for x in w.models)
@@ -170,7 +183,7 @@ def _seed_cell(cfg: dict, workload_spec: dict, mcm_spec: dict, out: Path, bar) -
         row[f"mono_{df}_eff"] = inferences / f["energy_j"]
     for obj in cfg.get("objectives", ["throughput", "energy"]):
         p = Problem(w, m, objective=obj, max_windows=cfg.get("max_windows"))
-        res, _ = searched(p, cfg, out / f"mcm-{obj}", bar)
+        res, _ = searched(p, cfg, out / f"mcm-{obj}", bar, ex)
         key = "thr" if obj == "throughput" else "eff"
         row[f"mcm_{key}"] = (
             res["throughput"] if obj == "throughput" else inferences / res["energy_j"]
@@ -181,7 +194,7 @@ def _seed_cell(cfg: dict, workload_spec: dict, mcm_spec: dict, out: Path, bar) -
     return row
 
 
-def run_seed(cfg: dict, out: Path) -> str:
+def run_seed(cfg: dict, out: Path, ex=None) -> str:
     base_w, base_m = cfg["workload"], cfg["mcm"]
     cells = [("base", base_w, base_m)]
     sweep = cfg.get("sweep", {})
@@ -211,7 +224,9 @@ def run_seed(cfg: dict, out: Path) -> str:
     n = len(cells) * len(cfg["agents"]) * len(cfg["seeds"]) * len(cfg.get("objectives", [1, 2]))
     with progress(n, cfg["name"]) as bar:
         for name, w, m in cells:
-            rows.append({"case": name, **_seed_cell(cfg, w, m, out / name.replace("=", "-"), bar)})
+            rows.append(
+                {"case": name, **_seed_cell(cfg, w, m, out / name.replace("=", "-"), bar, ex)}
+            )
     write_csv(out / "summary.csv", rows)
     short = [
         {
@@ -264,7 +279,7 @@ def run_seed(cfg: dict, out: Path) -> str:
 
 
 # --- kind: scar (sc1..sc5 by strategy) ------------------------------------------------------------
-def run_scar(cfg: dict, out: Path) -> str:
+def run_scar(cfg: dict, out: Path, ex=None) -> str:
     rows_n, cols_n = cfg.get("rows", 3), cfg.get("cols", 3)
     pes = cfg.get("pes", 4096)
     objectives = cfg.get("objectives", [cfg["objective"]])
@@ -286,7 +301,7 @@ def run_scar(cfg: dict, out: Path) -> str:
                             objective=obj,
                             max_windows=cfg.get("max_windows"),
                         )
-                        res, sched = searched(p, cfg, out / obj / sc / pattern, bar)
+                        res, sched = searched(p, cfg, out / obj / sc / pattern, bar, ex)
                         f = figures(p, sched)
                     else:
                         kind, _, df = strat.partition("-")
@@ -377,7 +392,7 @@ def _scar_paragraph(table: list[dict], cfg: dict, pes: int) -> str:
 
 
 # --- kind: hetero (where does heterogeneity pay?) ------------------------------------------------
-def run_hetero(cfg: dict, out: Path) -> str:
+def run_hetero(cfg: dict, out: Path, ex=None) -> str:
     R, C = cfg.get("rows", 2), cfg.get("cols", 2)
     het_patterns = cfg.get("het_patterns", ["het-checkerboard", "het-sides"])
     rows_lbl, cols_lbl, cells = [], [], []
@@ -408,7 +423,7 @@ def run_hetero(cfg: dict, out: Path) -> str:
                         w, m, objective=cfg["objective"], max_windows=cfg.get("max_windows")
                     )
                     sub = out / mix / f"pes{pes}" / f"{a}+{b}" / f"bw{bw}" / pattern
-                    r, _ = searched(p, cfg, sub, bar)
+                    r, _ = searched(p, cfg, sub, bar, ex)
                     res[pattern] = r["best"]
                 best_het = min(res[x] for x in het_patterns)
                 best_homo = min(res["homo-ws"], res["homo-os"])
@@ -470,7 +485,7 @@ def run_hetero(cfg: dict, out: Path) -> str:
 
 
 # --- kind: benchmark ---------------------------------------------------------------------------
-def run_benchmark(cfg: dict, out: Path) -> str:
+def run_benchmark(cfg: dict, out: Path, ex=None) -> str:
     parts = [f"# {cfg['name']}: agents x seeds, equal budgets {cfg['budget']}\n"]
     all_rows = []
     for name, spec in cfg["problems"].items():
@@ -493,6 +508,7 @@ def run_benchmark(cfg: dict, out: Path) -> str:
                 optimum=optimum,
                 options=cfg["agent_options"],
                 progress=bar,
+                executor=ex,
             )
         all_rows += [{"problem": name, **r} for r in rows]
         opt = f" (exact optimum {optimum:.6g})" if optimum else ""
@@ -512,6 +528,8 @@ RUNNERS = {
 }
 
 
-def run_config(cfg: dict, out: str | Path | None = None, force: bool = False) -> tuple[Path, str]:
+def run_config(
+    cfg: dict, out: str | Path | None = None, force: bool = False, executor=None
+) -> tuple[Path, str]:
     folder = prepare_out(cfg, out, force)
-    return folder, RUNNERS[cfg["kind"]](cfg, folder)
+    return folder, RUNNERS[cfg["kind"]](cfg, folder, executor)

@@ -20,6 +20,7 @@ def run(
     budget: Budget | None = None,
     seed: int = 0,
     log_dir: str | Path | None = None,
+    executor=None,
     **options: Any,
 ) -> SearchResult:
     """Search ``problem`` with ``algorithm`` (a name from :data:`search.AGENTS` or an instance)
@@ -33,7 +34,9 @@ def run(
     if options and not isinstance(algorithm, str):
         raise ValueError("pass options to the agent's constructor, not to run()")
     rng = np.random.default_rng(seed)
-    ev = Evaluator(problem, budget, log_dir)
+    ev = Evaluator(
+        problem, budget, log_dir, executor=executor, chunks=getattr(executor, "workers", 2) or 2
+    )
     try:
         agent.search(problem, ev, rng)
     except BudgetExhausted:

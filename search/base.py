@@ -56,10 +56,13 @@ class Evaluator:
         problem: Problem,
         budget: Budget,
         log_dir: str | Path | None = None,
-        objectives: tuple[str, ...] = (),
+        executor=None,
+        chunks: int = 2,
     ) -> None:
         self.problem, self.budget = problem, budget
-        self.objectives = objectives  # extra per-row figures to log, e.g. ("latency_s", ...)
+        # a parallel executor evaluates populations in ``chunks`` row blocks (search.executors)
+        self.executor = None if executor is None or executor.name == "serial" else executor
+        self.chunks = chunks
         self.n_evals = 0
         self.best_fitness = np.inf
         self.best_genome: np.ndarray | None = None
@@ -90,7 +93,12 @@ class Evaluator:
         if self.exhausted:
             raise BudgetExhausted
         g = np.atleast_2d(np.asarray(genomes, dtype=np.int64))[: self.remaining]
-        res = self.problem.evaluate_batch(g)
+        if self.executor is not None and len(g) >= 2 * self.chunks:
+            from .executors import evaluate_chunked
+
+            res = evaluate_chunked(self.problem, g, self.executor, self.chunks)
+        else:
+            res = self.problem.evaluate_batch(g)
         fit = self.problem.objective_of(res)
         self.n_evals += len(g)
         i = int(np.argmin(fit))
