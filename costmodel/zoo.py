@@ -202,6 +202,15 @@ SCENARIOS: dict[str, list[tuple[str, int]]] = {
 }
 
 
+def _replicated(base: str, copies: int) -> list[tuple[str, int]]:
+    """``copies`` of a scenario's models, copy ``k`` with every batch offset by ``k``."""
+    return [(m, b + k) for k in range(copies) for m, b in SCENARIOS[base]]
+
+
+#: Scaling scenarios: sc5 replicated (copy k's batches offset by k), up to 20 models.
+SCENARIOS.update({"sc5x2": _replicated("sc5", 2), "sc5x4": _replicated("sc5", 4)})
+
+
 def scenario(name: str, seq_len: int = 128) -> Workload:
     """The workload of a named scenario (``sc1``..``sc5``, ``seed``)."""
     check_choice("scenario", name, tuple(SCENARIOS))

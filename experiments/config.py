@@ -11,7 +11,7 @@ import yaml
 from costmodel import MODELS, SCENARIOS, Problem, Workload, build_model, scenario
 from costmodel.config import check_keys, load_mcm, load_model
 
-KINDS = ("search", "seed", "scar", "hetero", "benchmark")
+KINDS = ("search", "seed", "scar", "hetero", "benchmark", "scaling")
 COMMON = {
     "name",
     "kind",
@@ -29,6 +29,7 @@ KIND_KEYS: dict[str, tuple[set[str], set[str]]] = {
     "scar": ({"scenarios", "strategies"}, {"rows", "cols", "objectives", "pes"}),
     "hetero": ({"mixes", "pes", "pairs", "noc_bw"}, {"rows", "cols", "het_patterns"}),
     "benchmark": ({"problems"}, set()),
+    "scaling": ({"sizes"}, {"pattern", "population"}),
 }
 
 

@@ -270,3 +270,32 @@ def heatmap(
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def scaling(rows: list[dict], path: str | Path) -> Path:
+    """Evaluations per second, search time to within 5% of the best known, and the best
+    objective, against the number of chiplets."""
+    n = [r["chiplets"] for r in rows]
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    axes[0].plot(n, [r["numpy_evals_s"] for r in rows], "o-", label="numpy")
+    if all("numba_evals_s" in r for r in rows):
+        axes[0].plot(n, [r["numba_evals_s"] for r in rows], "s-", label="numba")
+    axes[0].set_ylabel("schedule evaluations / s")
+    axes[0].legend(fontsize=8)
+    axes[1].plot(n, [r["median_seconds_to_5pct"] for r in rows], "o-")
+    axes[1].set_ylabel("search seconds to within 5% of best known")
+    axes[2].plot(n, [r["best"] for r in rows], "o-")
+    axes[2].set_ylabel("best objective found")
+    for ax in axes:
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("chiplets")
+        ax.set_xticks(n)
+        ax.set_xticklabels([f"{r['mcm']}\n{r['scenario']}" for r in rows], fontsize=7)
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -519,12 +519,82 @@ def run_benchmark(cfg: dict, out: Path, ex=None) -> str:
     return md
 
 
+# --- kind: scaling ---------------------------------------------------------------------------
+def _rate(fn, n: int, repeats: int = 3) -> float:
+    import time
+
+    fn()
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return n / best
+
+
+def run_scaling(cfg: dict, out: Path, ex=None) -> str:
+    from costmodel.problem import numba_available
+
+    rows = []
+    sizes = cfg["sizes"]
+    with progress(len(sizes) * len(cfg["agents"]) * len(cfg["seeds"]), cfg["name"]) as bar:
+        for size in sizes:
+            check_size = {"rows", "cols", "scenario"}
+            if not isinstance(size, dict) or set(size) != check_size:
+                raise ValueError(f"scaling size must have keys {sorted(check_size)}, got {size}")
+            m = mcm(cfg.get("pattern", "het-sides"), size["rows"], size["cols"])
+            p = Problem(
+                scenario(size["scenario"]),
+                m,
+                objective=cfg["objective"],
+                max_windows=cfg.get("max_windows"),
+            )
+            G = p.sample(int(cfg.get("population", 1024)), seed=0)
+            row = {
+                "mcm": f"{m.rows}x{m.cols}",
+                "chiplets": m.n_chiplets,
+                "scenario": size["scenario"],
+                "models": p.n_models,
+                "layers": p.n_layers,
+                "genome": p.genome_length,
+                "numpy_evals_s": _rate(lambda: p.evaluate_batch(G, "numpy"), len(G)),
+            }
+            if numba_available():
+                row["numba_evals_s"] = _rate(lambda: p.evaluate_batch(G, "numba"), len(G))
+            sub = out / f"{m.rows}x{m.cols}"
+            rs = benchmark(
+                p,
+                cfg["agents"],
+                cfg["seeds"],
+                Budget(**cfg["budget"]),
+                sub,
+                options=cfg["agent_options"],
+                executor=ex,
+            )
+            bar.update(len(rs))
+            row["best"] = min(r["best"] for r in rs)
+            row["median_seconds_to_5pct"] = float(np.nanmedian([r["seconds_to_5pct"] for r in rs]))
+            row["median_search_seconds"] = float(np.median([r["seconds"] for r in rs]))
+            rows.append(row)
+    write_csv(out / "summary.csv", rows)
+    plots.scaling(rows, out / "scaling.png")
+    md = (
+        f"# {cfg['name']}: scaling with chiplets and models\n\nAgents {cfg['agents']}, seeds "
+        f"{cfg['seeds']}, budget {cfg['budget']}, objective {cfg['objective']}; evaluations "
+        f"per second of evaluate_batch on {cfg.get('population', 1024)} random schedules, one "
+        f"process.\n\n{md_table(rows)}\n"
+    )
+    (out / "summary.md").write_text(md)
+    return md
+
+
 RUNNERS = {
     "search": run_search,
     "seed": run_seed,
     "scar": run_scar,
     "hetero": run_hetero,
     "benchmark": run_benchmark,
+    "scaling": run_scaling,
 }
 
 
