@@ -520,16 +520,17 @@ def run_benchmark(cfg: dict, out: Path, ex=None) -> str:
 
 
 # --- kind: scaling ---------------------------------------------------------------------------
-def _rate(fn, n: int, repeats: int = 3) -> float:
+def _rate(problem: Problem, genomes: np.ndarray, backend: str, repeats: int = 3) -> float:
+    """Evaluations per second of ``evaluate_batch`` (best of ``repeats``, after a warm-up)."""
     import time
 
-    fn()
+    problem.evaluate_batch(genomes, backend)
     best = float("inf")
     for _ in range(repeats):
         t = time.perf_counter()
-        fn()
+        problem.evaluate_batch(genomes, backend)
         best = min(best, time.perf_counter() - t)
-    return n / best
+    return len(genomes) / best
 
 
 def run_scaling(cfg: dict, out: Path, ex=None) -> str:
@@ -557,10 +558,10 @@ def run_scaling(cfg: dict, out: Path, ex=None) -> str:
                 "models": p.n_models,
                 "layers": p.n_layers,
                 "genome": p.genome_length,
-                "numpy_evals_s": _rate(lambda: p.evaluate_batch(G, "numpy"), len(G)),
+                "numpy_evals_s": _rate(p, G, "numpy"),
             }
             if numba_available():
-                row["numba_evals_s"] = _rate(lambda: p.evaluate_batch(G, "numba"), len(G))
+                row["numba_evals_s"] = _rate(p, G, "numba")
             sub = out / f"{m.rows}x{m.cols}"
             rs = benchmark(
                 p,
