@@ -9,6 +9,7 @@ import time
 import gymnasium
 import numpy as np
 
+from costmodel import Schedule
 from env.mapping import MappingEnv  # importing env.* registers the environments
 
 
@@ -28,6 +29,31 @@ def run(env: gymnasium.Env, steps: int, seed: int) -> tuple[float, int, float]:
             env.reset()
     dt = time.perf_counter() - t0
     return steps / dt, len(rewards), float(np.mean(rewards)) if rewards else float("nan")
+
+
+def naive(problem, steps: int, seed: int) -> float:
+    """The plain per-schedule loop the env replaces: build a random schedule layer by layer in
+    Python (each layer on a random chiplet, windows closed at random) and score every finished
+    schedule with the reference evaluator (``problem.evaluate``); steps/s, one step per layer."""
+    rng = np.random.default_rng(seed)
+    n, W = problem.mcm.n_chiplets, problem.max_windows
+    done = 0
+    t0 = time.perf_counter()
+    while done < steps:
+        window, chiplet, micro = [], [], []
+        for m, mod in enumerate(problem.workload.models):
+            w, ws, cs = 0, [], []
+            for _ in mod.layers:
+                if w < W - 1 and rng.random() < 0.01:
+                    w += 1
+                ws.append(w)
+                cs.append(int(rng.integers(n)))
+                done += 1
+            window.append(ws)
+            chiplet.append(cs)
+            micro.append({x: problem.mb_options[m][0] for x in set(ws)})
+        problem.evaluate(Schedule(window, chiplet, micro))
+    return done / (time.perf_counter() - t0)
 
 
 def main() -> None:
@@ -56,6 +82,8 @@ def main() -> None:
             f"{name}: {args.steps} steps, {steps_s:,.0f} steps/s (masked random actions), "
             f"{episodes} episodes, mean final reward {mean_r:.4f}"
         )
+    base = naive(p, min(args.steps, 5 * p.n_layers), args.seed)
+    print(f"naive per-schedule Python loop + reference evaluator: {base:,.0f} steps/s")
 
 
 if __name__ == "__main__":

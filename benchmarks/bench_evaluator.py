@@ -38,8 +38,10 @@ def main() -> None:
     a = ap.parse_args()
     p = Problem(scenario(a.scenario), mcm(a.pattern, a.rows, a.cols))
     G = p.sample(a.pop, seed=0)
-    print(f"# {a.scenario} on {a.pattern} {a.rows}x{a.cols}: {p.n_layers} layers, "
-          f"{p.mcm.n_chiplets} chiplets, {p.max_windows} windows, genome {p.genome_length}")
+    print(
+        f"# {a.scenario} on {a.pattern} {a.rows}x{a.cols}: {p.n_layers} layers, "
+        f"{p.mcm.n_chiplets} chiplets, {p.max_windows} windows, genome {p.genome_length}"
+    )
     print(f"# {platform.processor() or platform.machine()}, numpy {np.__version__}, one process")
     batch = rate(lambda: p.evaluate_batch(G), a.pop, a.repeats)
     sub = G[: a.naive]
