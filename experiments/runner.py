@@ -328,8 +328,6 @@ def run_scar(cfg: dict, out: Path, ex=None) -> str:
             key,
             title=f"{key} per scenario and strategy (searched for {obj})",
         )
-        lat = [{"scenario": sc, **{s: grid[sc][s] for s in grid[sc]}} for sc in grid]
-        parts.append(f"## Searched for {obj}: {key}\n\n{md_table(lat)}\n")
         lat_t = [
             {"scenario": sc, **{r["strategy"]: r["latency_s"] for r in sub if r["scenario"] == sc}}
             for sc in cfg["scenarios"]
@@ -338,7 +336,8 @@ def run_scar(cfg: dict, out: Path, ex=None) -> str:
             {"scenario": sc, **{r["strategy"]: r["edp"] for r in sub if r["scenario"] == sc}}
             for sc in cfg["scenarios"]
         ]
-        parts.append(f"Latency (s):\n\n{md_table(lat_t)}\n\nEDP (J s):\n\n{md_table(edp_t)}\n")
+        parts.append(f"## Searched for {obj}\n\nLatency (s):\n\n{md_table(lat_t)}\n\n"
+                     f"EDP (J s):\n\n{md_table(edp_t)}\n")
     parts.append(_scar_paragraph(table, cfg, pes))
     md = "\n".join(parts)
     (out / "summary.md").write_text(md)
