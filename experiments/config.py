@@ -27,7 +27,7 @@ KIND_KEYS: dict[str, tuple[set[str], set[str]]] = {
     "search": ({"workload", "mcm"}, {"baselines"}),
     "seed": ({"workload", "mcm"}, {"sweep", "objectives"}),
     "scar": ({"scenarios", "strategies"}, {"rows", "cols", "objectives", "pes"}),
-    "hetero": ({"mixes", "pes", "pairs", "noc_bw"}, {"rows", "cols", "het_patterns"}),
+    "hetero": ({"mixes", "chiplet_pes", "pairs", "noc_bw"}, {"rows", "cols", "het_patterns"}),
     "benchmark": ({"problems"}, set()),
     "scaling": ({"sizes"}, {"pattern", "population"}),
 }

@@ -396,7 +396,7 @@ def run_hetero(cfg: dict, out: Path, ex=None) -> str:
     het_patterns = cfg.get("het_patterns", ["het-checkerboard", "het-sides"])
     rows_lbl, cols_lbl, cells = [], [], []
     for mix in cfg["mixes"]:
-        for pes in cfg["pes"]:
+        for pes in cfg["chiplet_pes"]:
             rows_lbl.append(f"{mix} @{pes}")
     for a, b in cfg["pairs"]:
         for bw in cfg["noc_bw"]:
@@ -410,7 +410,7 @@ def run_hetero(cfg: dict, out: Path, ex=None) -> str:
         * len(cfg["seeds"])
     )
     with progress(n, cfg["name"]) as bar:
-        for i, (mix, pes) in enumerate([(m, p) for m in cfg["mixes"] for p in cfg["pes"]]):
+        for i, (mix, pes) in enumerate([(m, p) for m in cfg["mixes"] for p in cfg["chiplet_pes"]]):
             w = build_workload({"models": cfg["mixes"][mix]})
             for j, ((a, b), bw) in enumerate(
                 [(pr, bw) for pr in cfg["pairs"] for bw in cfg["noc_bw"]]
@@ -423,9 +423,11 @@ def run_hetero(cfg: dict, out: Path, ex=None) -> str:
                     )
                     sub = out / mix / f"pes{pes}" / f"{a}+{b}" / f"bw{bw}" / pattern
                     r, _ = searched(p, cfg, sub, bar, ex)
-                    res[pattern] = r["best"]
+                    # homo-ws / homo-os = all first / all second dataflow of the pair
+                    label = {"homo-ws": f"homo-{a}", "homo-os": f"homo-{b}"}.get(pattern, pattern)
+                    res[label] = r["best"]
                 best_het = min(res[x] for x in het_patterns)
-                best_homo = min(res["homo-ws"], res["homo-os"])
+                best_homo = min(res[f"homo-{a}"], res[f"homo-{b}"])
                 matrix[i, j] = best_homo / best_het
                 cls_a = ChipletClass.with_pes(a, pes, noc_bw=bw)
                 cls_b = ChipletClass.with_pes(b, pes, noc_bw=bw)
