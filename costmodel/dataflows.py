@@ -156,7 +156,7 @@ def os(n: LoopNest, cc: ChipletClass) -> Traffic:
 
 def _systolic(n: LoopNest, cc: ChipletClass, weight_stationary: bool) -> Traffic:
     """SCALE-Sim v3 stall-free cycles: ``folds * (2R + C + T - 2) - 1`` (WS) or
-    ``folds * (2R + T - 2) - 1`` (OS), with R x C the array and T the temporal dimension."""
+    ``folds * (R + C + T - 2) - 1`` (OS), with R x C the array and T the temporal dimension."""
     R, C = cc.pe_rows, cc.pe_cols
     pix = n.Yo * n.Xo * n.N
     red = n.R * n.S * n.C
@@ -165,7 +165,7 @@ def _systolic(n: LoopNest, cc: ChipletClass, weight_stationary: bool) -> Traffic
         per_fold = 2 * R + C + T - 2
     else:
         row_dim, col_dim, T = pix, n.K, red
-        per_fold = 2 * R + T - 2
+        per_fold = R + C + T - 2  # SCALE-Sim v3: equals 2R + T - 2 only on a square array
     rf, cf = cdiv(row_dim, R), cdiv(col_dim, C)
     folds = rf * cf
     cycles = folds * per_fold - 1

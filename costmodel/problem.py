@@ -43,11 +43,10 @@ BACKENDS = ("numpy", "numba")
 
 
 def numba_available() -> bool:
-    try:
-        import numba  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    """Whether numba is installed (checked without importing it)."""
+    import importlib.util
+
+    return importlib.util.find_spec("numba") is not None
 
 
 def batch_backend(name: str | None):
@@ -57,8 +56,9 @@ def batch_backend(name: str | None):
     check_choice("backend", name, BACKENDS)
     if name == "numba":
         if not numba_available():
-            raise ValueError("backend 'numba' needs the 'fast' extra: pip install "
-                             "'chiplet-sched[fast]'")
+            raise ValueError(
+                "backend 'numba' needs the 'fast' extra: pip install 'chiplet-sched[fast]'"
+            )
         from .numba_batch import evaluate_batch
     else:
         from .batch import evaluate_batch
