@@ -336,8 +336,10 @@ def run_scar(cfg: dict, out: Path, ex=None) -> str:
             {"scenario": sc, **{r["strategy"]: r["edp"] for r in sub if r["scenario"] == sc}}
             for sc in cfg["scenarios"]
         ]
-        parts.append(f"## Searched for {obj}\n\nLatency (s):\n\n{md_table(lat_t)}\n\n"
-                     f"EDP (J s):\n\n{md_table(edp_t)}\n")
+        parts.append(
+            f"## Searched for {obj}\n\nLatency (s):\n\n{md_table(lat_t)}\n\n"
+            f"EDP (J s):\n\n{md_table(edp_t)}\n"
+        )
     parts.append(_scar_paragraph(table, cfg, pes))
     md = "\n".join(parts)
     (out / "summary.md").write_text(md)
