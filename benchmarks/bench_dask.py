@@ -23,7 +23,7 @@ def timed(problem, budget, out, executor=None) -> tuple[float, list]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--evals", type=int, default=3000)
+    ap.add_argument("--evals", type=int, default=20000)
     a = ap.parse_args()
     p = Problem(scenario("sc4"), mcm("het-sides", 3, 3))
     b = Budget(evals=a.evals)
