@@ -191,6 +191,12 @@ def pareto(
     if front:
         lat = np.array([p["latency_s"] for p in front])
         en = np.array([p["energy_j"] for p in front])
+        keep = [
+            i
+            for i in range(len(lat))  # the non-dominated points of all fronts given
+            if not np.any((lat <= lat[i]) & (en <= en[i]) & ((lat < lat[i]) | (en < en[i])))
+        ]
+        lat, en = lat[keep], en[keep]
         o = np.argsort(lat)
         ax.step(lat[o] * 1e3, en[o], where="post", color="tab:blue", alpha=0.5)
         ax.scatter(lat * 1e3, en, color="tab:blue", s=18, label="NSGA-II front", zorder=3)
@@ -198,6 +204,8 @@ def pareto(
         ax.scatter([la * 1e3], [e], marker="^s*DPv"[i % 7], s=50, label=name, zorder=4)
     ax.set_xscale("log")
     ax.set_yscale("log")
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_xlabel("latency (ms)")
     ax.set_ylabel("energy (J)")
     ax.grid(True, which="both", alpha=0.3)

@@ -157,13 +157,27 @@ def run_search(cfg: dict, out: Path, ex=None) -> str:
         title=f"best schedule: {problem.workload.name} on {problem.mcm.name}",
     )
     plots.floorplan(problem, schedule, problem.evaluate(schedule), out / "floorplan.png")
+    fronts = []
+    for seed in cfg["seeds"]:
+        f = out / "nsga2" / f"seed{seed}" / "result.json"
+        if f.exists():
+            fronts += json.loads(f.read_text()).get("pareto", [])
+    if fronts:
+        base = {t["strategy"]: (t["latency_s"], t["energy_j"]) for t in table if "latency_s" in t}
+        plots.pareto(
+            fronts,
+            base,
+            out / "pareto.png",
+            title=f"latency vs energy: NSGA-II fronts of {len(cfg['seeds'])} seeds",
+        )
     agents = md_table(summarize(rows))
     md = (
         f"# {cfg['name']}\n\n{problem.workload.name} on {problem.mcm.name}, objective "
         f"{cfg['objective']}, budget {cfg['budget']}, seeds {cfg['seeds']}.\n\n"
         f"## Best schedule against the baselines\n\n{md_table(table)}\n\n"
         f"## Agents (final objective over seeds)\n\n{agents}\n\n"
-        f"Pictures: fitness_curves.png, gantt.png, floorplan.png.\n"
+        f"Pictures: fitness_curves.png, gantt.png, floorplan.png"
+        f"{', pareto.png' if fronts else ''}.\n"
     )
     (out / "summary.md").write_text(md)
     return md
