@@ -12,6 +12,15 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 
+def _save(fig, path: str | Path) -> Path:
+    """Lay out, write as PNG and close a figure."""
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def _step_curve(history: list[dict], key: str, grid: np.ndarray) -> np.ndarray:
     """Best-so-far at each point of ``grid`` (``key`` = evals or seconds) as a step function."""
     xs = np.array([h[key] for h in history], dtype=float)
@@ -62,11 +71,7 @@ def fitness_curves(
         ax.grid(True, which="both", alpha=0.3)
     axes[0].legend(fontsize=8)
     fig.suptitle(title or "best-so-far: median over seeds, band = min..max")
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def _model_colors(names: list[str]) -> dict[str, tuple]:
@@ -102,11 +107,7 @@ def gantt(timeline, problem, path: str | Path, title: str = "") -> Path:
     handles = [plt.Rectangle((0, 0), 1, 1, color=colors[nm]) for nm in names]
     ax.legend(handles, names, fontsize=8, loc="upper right")
     ax.set_title(title or "schedule timeline per chiplet")
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def floorplan(problem, schedule, result, path: str | Path, title: str = "") -> Path:
@@ -176,11 +177,7 @@ def floorplan(problem, schedule, result, path: str | Path, title: str = "") -> P
     ax.set_aspect("equal")
     ax.axis("off")
     ax.set_title(title or "floorplan: dataflows, stages, NoP link load")
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def pareto(
@@ -211,11 +208,7 @@ def pareto(
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7)
     ax.set_title(title or "latency vs energy")
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def bars(
@@ -246,11 +239,7 @@ def bars(
     ax.grid(True, axis="y", which="both", alpha=0.3)
     ax.legend(fontsize=7, ncol=2)
     ax.set_title(title)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def heatmap(
@@ -273,11 +262,7 @@ def heatmap(
     ax.set_yticklabels(rows, fontsize=8)
     fig.colorbar(im, ax=ax, label=label)
     ax.set_title(title)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def scaling(rows: list[dict], path: str | Path) -> Path:
@@ -302,8 +287,4 @@ def scaling(rows: list[dict], path: str | Path) -> Path:
         ax.set_xticklabels([f"{r['mcm']}\n{r['scenario']}" for r in rows], fontsize=7)
         ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.grid(True, which="both", alpha=0.3)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
