@@ -12,7 +12,7 @@ from .dataflows import MAPPINGS, Traffic, eltwise
 from .errors import check_positive_int
 from .hardware import ChipletClass
 from .nest import LoopNest, cdiv
-from .workload import Layer, Model, Workload
+from .workload import Layer, Workload
 
 
 @dataclass(frozen=True)
@@ -162,8 +162,3 @@ class CostTable:
                 }
             )
         return self._cache[key]
-
-
-def model_cost(model: Model, cc: ChipletClass, batch: int | None = None) -> CostArrays:
-    """Per-layer costs of a whole model on one chiplet class (batch defaults to the model's)."""
-    return layer_costs(model.layers, cc, model.batch if batch is None else batch)

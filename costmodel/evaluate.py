@@ -284,7 +284,5 @@ def evaluate_schedule(problem, s) -> Result:
         extra={
             "window_dram_s": (dram_w / mcm.dram_bw).tolist(),
             "window_link_s": (link_w.max(axis=1, initial=0.0) / mcm.nop_bw).tolist(),
-            "window_model_s": win_models.tolist(),
-            "window_busy_s": busy.max(axis=1).tolist(),
         },
     )

@@ -4,7 +4,7 @@
 in vectorized chunks through the same counting :class:`~search.base.Evaluator` every agent uses,
 so the optimum it proves is the optimum of the shared evaluator, not of a side model.
 
-What "distinct" means (the canonical genomes, :func:`canonical`): windows non-decreasing along each
+What "distinct" means (the canonical genomes, :meth:`costmodel.Problem.canonical`): windows non-decreasing along each
 model's chain, and a micro-batch gene only for a window its model uses (the genes of unused windows
 are 0, as :meth:`costmodel.Problem.encode` writes them). Their number is
 :func:`count_schedules`; per model with ``L_m`` layers, ``W`` windows, ``n`` chiplets and ``O_m``
@@ -70,11 +70,6 @@ def count_schedules(problem: Problem) -> int:
         windows = sum(comb(W, k) * comb(L - 1, k - 1) * O**k for k in range(1, min(W, L) + 1))
         total *= n**L * windows
     return total
-
-
-def canonical(problem: Problem, genomes) -> np.ndarray:
-    """Genomes in canonical form (see :meth:`costmodel.Problem.canonical`)."""
-    return problem.canonical(genomes)
 
 
 def _model_blocks(problem: Problem, m: int) -> np.ndarray:

@@ -9,7 +9,6 @@ from costmodel import Layer, Model, Problem, Workload, mcm
 from search import Budget, make_agent, run
 from search.exact import (
     Exhaustive,
-    canonical,
     count_schedules,
     count_symmetric,
     optimum,
@@ -54,7 +53,7 @@ def tiny(
 def brute_force(p: Problem) -> set[tuple[int, ...]]:
     """Every genome of nvec, canonicalized and deduplicated."""
     allg = np.array(list(np.ndindex(*p.nvec)), dtype=np.int64)
-    return {tuple(r) for r in canonical(p, allg).tolist()}
+    return {tuple(r) for r in p.canonical(allg).tolist()}
 
 
 def enumerated(p: Problem, method="enumerate") -> np.ndarray:
@@ -78,7 +77,7 @@ def test_count_matches_brute_force(kw):
     got = {tuple(r) for r in g.tolist()}
     assert len(got) == len(g) == len(ref)  # nothing evaluated twice
     assert got == ref
-    assert np.array_equal(canonical(p, g), g)  # all canonical and valid
+    assert np.array_equal(p.canonical(g), g)  # all canonical and valid
     for row in g[:: max(1, len(g) // 50)]:
         p.decode(row)
 
