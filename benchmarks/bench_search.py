@@ -18,7 +18,7 @@ class LoopProblem(Problem):
     """The naive baseline: the same problem, evaluating one schedule at a time in Python."""
 
     def evaluate_batch(self, genomes, backend=None):
-        from costmodel.evaluate import BatchResult
+        from costmodel import BatchResult
 
         rows = [self.evaluate(self.decode(g)) for g in self.repair(np.asarray(genomes))]
         return BatchResult(

@@ -27,10 +27,29 @@ from .cost import CostArrays, CostTable, LayerCost, layer_cost, layer_costs  # n
 
 __all__ += ["CostArrays", "CostTable", "LayerCost", "layer_cost", "layer_costs"]
 
-from .problem import OBJECTIVES, Problem  # noqa: E402
+from .backends import BACKENDS, batch_evaluator, repair_genomes  # noqa: E402
+from .compiled import CompiledProblem, compile_problem  # noqa: E402
+from .problem import DISPATCH_POLICIES, OBJECTIVES, Problem  # noqa: E402
+from .results import BatchResult, Result, StageFigures  # noqa: E402
 from .schedule import Schedule, Stage  # noqa: E402
+from .stages import stage_runs  # noqa: E402
 
-__all__ += ["OBJECTIVES", "Problem", "Schedule", "Stage"]
+__all__ += [
+    "BACKENDS",
+    "batch_evaluator",
+    "repair_genomes",
+    "CompiledProblem",
+    "compile_problem",
+    "DISPATCH_POLICIES",
+    "OBJECTIVES",
+    "Problem",
+    "BatchResult",
+    "Result",
+    "StageFigures",
+    "Schedule",
+    "Stage",
+    "stage_runs",
+]
 
 from .baselines import BASELINES, sequential, simba, standalone  # noqa: E402
 from .simulate import simulate  # noqa: E402

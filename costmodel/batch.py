@@ -1,126 +1,100 @@
 """The vectorized schedule evaluator: a population ``[P, G]`` of genomes at once, in numpy.
 
-Same semantics as :func:`costmodel.evaluate.evaluate_schedule` (the readable reference; the
-tests hold the two equal to 1e-9). Work is dense over ``[P, L]`` arrays; stages and model-window
-groups are contiguous runs along a row, so their sums and maxima are ``reduceat`` over run starts;
-NoP link loads use XY routing on the mesh: a transfer adds its bytes to a run of horizontal links
-in the source row and a run of vertical links in the destination column, accumulated as
-difference arrays and summed with ``cumsum`` (no per-transfer route tables).
+It computes docs/evaluation.md exactly, as the reference :func:`costmodel.evaluate.evaluate_schedule`
+does one schedule at a time. Pricing is dense over ``[P, L]`` arrays: stages are contiguous runs
+along a row, so their sums are ``reduceat`` over run starts; NoP link loads use XY routing on the
+mesh: a transfer adds its bytes to a run of horizontal links in the source row and a run of
+vertical links in the destination column, accumulated as difference arrays and summed with
+``cumsum``. Timing is the flow-shop recursion over the stages, padded to ``[P, S]`` and run as a
+loop over (micro-batch, stage position) whose body is vectorized over the individuals.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from .evaluate import PJ, BatchResult, tables
-
-
-@dataclass(frozen=True)
-class MeshIndex:
-    """Directional link ids of a rows x cols mesh, in the MCM's ``links`` order."""
-
-    east: np.ndarray  # [rows, cols-1]: link (r, j) -> (r, j+1)
-    west: np.ndarray  # [rows, cols-1]: link (r, j+1) -> (r, j)
-    south: np.ndarray  # [cols, rows-1]: link (j, c) -> (j+1, c)
-    north: np.ndarray  # [cols, rows-1]: link (j+1, c) -> (j, c)
-
-
-def mesh_index(mcm) -> MeshIndex:
-    ids = {lk: i for i, lk in enumerate(mcm.links)}
-    R, Cc = mcm.rows, mcm.cols
-
-    def at(a, b):
-        return ids[(a, b)]
-
-    east = np.array([[at(r * Cc + j, r * Cc + j + 1) for j in range(Cc - 1)] for r in range(R)])
-    west = np.array([[at(r * Cc + j + 1, r * Cc + j) for j in range(Cc - 1)] for r in range(R)])
-    south = np.array([[at(j * Cc + c, (j + 1) * Cc + c) for j in range(R - 1)] for c in range(Cc)])
-    north = np.array([[at((j + 1) * Cc + c, j * Cc + c) for j in range(R - 1)] for c in range(Cc)])
-    shape_h, shape_v = (R, max(Cc - 1, 0)), (Cc, max(R - 1, 0))
-    return MeshIndex(
-        east.reshape(shape_h), west.reshape(shape_h), south.reshape(shape_v), north.reshape(shape_v)
-    )
+from .compiled import PJ, CompiledProblem, repair_genomes
+from .results import BatchResult
+from .stages import group_runs, stage_runs
 
 
 def _runs(x: np.ndarray, starts: np.ndarray, op) -> np.ndarray:
     return op.reduceat(x, starts) if len(starts) else np.zeros(0)
 
 
-def evaluate_batch(problem, genomes: np.ndarray) -> BatchResult:
-    """Evaluate valid genomes ``[P, G]`` (see :meth:`costmodel.Problem.evaluate_batch`)."""
-    T, mcm, ix = tables(problem), problem.mcm, problem.index
-    P, L = len(genomes), problem.n_layers
-    M, W, n = problem.n_models, problem.max_windows, mcm.n_chiplets
-    R, Cn = mcm.rows, mcm.cols
-    K, O = T.t.shape[1], T.t.shape[2]
-    g = np.asarray(genomes, dtype=np.int64)
+def evaluate_batch(cp: CompiledProblem, genomes: np.ndarray, *, detail: bool = True) -> BatchResult:
+    """Evaluate genomes ``[P, G]`` (repaired first, see :func:`costmodel.compiled.repair_genomes`)."""
+    g = repair_genomes(cp, genomes)
+    P, L = len(g), cp.n_layers
+    W, n = cp.max_windows, cp.n_chiplets
+    R, Cn = cp.rows, cp.cols
+    K, O = cp.n_classes, cp.n_options
     C, Wn = g[:, :L], g[:, L : 2 * L]
     MBf = g[:, 2 * L :]
     rows = np.arange(P)[:, None]
-    model = ix.model[None, :]
+    model = cp.model[None, :]
     opt = np.take_along_axis(MBf, model * W + Wn, axis=1)
-    bp = T.bsize.ravel()[model * O + opt].astype(np.float64)
-    nmb = problem.batch[ix.model][None, :] / bp
-    cls = T.placement[C]
+    bp = cp.bsize.ravel()[model * O + opt].astype(np.float64)
+    nmb = cp.batch[cp.model][None, :] / bp
+    cls = cp.placement[C]
     cr, cc = np.divmod(C, Cn)  # chiplet row and column
     pw = rows * W + Wn
     lidx = (np.arange(L)[None, :] * K + cls) * O + opt
-    t_comp = T.t.ravel()[lidx]
-    e_comp = (T.e.ravel()[lidx] * nmb).sum(axis=1)
-    e_mac = (T.e_mac.ravel()[lidx] * nmb).sum(axis=1)
+    t_comp = cp.t.ravel()[lidx]
+    e_comp = (cp.e.ravel()[lidx] * nmb).sum(axis=1)
+    e_mac = (cp.e_mac.ravel()[lidx] * nmb).sum(axis=1)
 
     extra = np.zeros((P, L))  # transfer seconds per micro-batch charged to each layer
     dram_l = np.zeros((P, L))  # DRAM bytes (all micro-batches) routed via each layer's chiplet
-    dlat = mcm.dram_latency_s
-    hop_s = mcm.nop_hop_s
-    dhop = np.minimum(cc, Cn - 1 - cc).astype(np.float64)
-    dram_t = dlat + dhop * hop_s  # fixed part of a DRAM transfer from each layer's chiplet
+    hop_s = cp.nop_hop_s
+    dhop = cp.dram_hops[C]
+    dram_t = cp.dram_latency_s + dhop * hop_s  # fixed part of a DRAM transfer from each layer
 
     # model inputs and outputs go through DRAM
-    for sel, per_sample in ((np.nonzero(ix.first)[0], T.in_ps), (np.nonzero(ix.last)[0], T.out_ps)):
+    for sel, per_sample in (
+        (np.flatnonzero(cp.first), cp.in_ps),
+        (np.flatnonzero(cp.last), cp.out_ps),
+    ):
         nb = per_sample[sel] * bp[:, sel]
-        extra[:, sel] += nb / mcm.dram_bw + dram_t[:, sel]
+        extra[:, sel] += nb / cp.dram_bw + dram_t[:, sel]
         dram_l[:, sel] += nb * nmb[:, sel]
 
     # activation edges: chain (l-1 -> l) as dense shifted slices, skips as small gathers
     nop_parts = []  # (src row, src col, dst row, dst col, pw of dst, total bytes) of NoP transfers
-    nf = ~ix.first[1:]
+    nf = ~cp.first[1:]
     same_w = (Wn[:, 1:] == Wn[:, :-1]) & nf
     cross_w = (Wn[:, 1:] != Wn[:, :-1]) & nf
     nop = same_w & (C[:, 1:] != C[:, :-1])
-    out_prev = T.out_ps[:-1][None, :]
+    out_prev = cp.out_ps[:-1][None, :]
     nb = out_prev * bp[:, 1:]
     hops = np.abs(cr[:, 1:] - cr[:, :-1]) + np.abs(cc[:, 1:] - cc[:, :-1])
-    extra[:, 1:] += np.where(nop, nb / mcm.nop_bw + hops * hop_s, 0.0)
+    extra[:, 1:] += np.where(nop, nb / cp.nop_bw + hops * hop_s, 0.0)
     nop_bytes = np.where(nop, nb * nmb[:, 1:], 0.0)
     nop_parts.append((cr[:, :-1], cc[:, :-1], cr[:, 1:], cc[:, 1:], pw[:, 1:], nop_bytes))
     e_hop_bytes = (nop_bytes * hops).sum(axis=1)
     wr = out_prev * bp[:, :-1]  # written by the producer at its micro-batch
-    extra[:, :-1] += np.where(cross_w, wr / mcm.dram_bw + dram_t[:, :-1], 0.0)
-    extra[:, 1:] += np.where(cross_w, nb / mcm.dram_bw + dram_t[:, 1:], 0.0)
+    extra[:, :-1] += np.where(cross_w, wr / cp.dram_bw + dram_t[:, :-1], 0.0)
+    extra[:, 1:] += np.where(cross_w, nb / cp.dram_bw + dram_t[:, 1:], 0.0)
     dram_l[:, :-1] += np.where(cross_w, wr * nmb[:, :-1], 0.0)
     dram_l[:, 1:] += np.where(cross_w, nb * nmb[:, 1:], 0.0)
-    skip = ix.edge_src != ix.edge_dst - 1
-    if skip.any():
-        a, b = ix.edge_src[skip], ix.edge_dst[skip]
+    if len(cp.skip_src):
+        a, b = cp.skip_src, cp.skip_dst
         sw = Wn[:, a] == Wn[:, b]
         snop = sw & (C[:, a] != C[:, b])
-        nb_s = T.out_ps[a][None, :] * bp[:, b]
+        nb_s = cp.out_ps[a][None, :] * bp[:, b]
         h = np.abs(cr[:, a] - cr[:, b]) + np.abs(cc[:, a] - cc[:, b])
         sb = np.where(snop, nb_s * nmb[:, b], 0.0)
         nop_parts.append((cr[:, a], cc[:, a], cr[:, b], cc[:, b], pw[:, b], sb))
         e_hop_bytes += (sb * h).sum(axis=1)
-        wr_s = T.out_ps[a][None, :] * bp[:, a]
+        wr_s = cp.out_ps[a][None, :] * bp[:, a]
         at_a, at_b = (rows * L + a).ravel(), (rows * L + b).ravel()
         extra += np.bincount(
             np.concatenate([at_b, at_a, at_b]),
             np.concatenate(
                 [
-                    np.where(snop, nb_s / mcm.nop_bw + h * hop_s, 0.0).ravel(),
-                    np.where(~sw, wr_s / mcm.dram_bw + dram_t[:, a], 0.0).ravel(),
-                    np.where(~sw, nb_s / mcm.dram_bw + dram_t[:, b], 0.0).ravel(),
+                    np.where(snop, nb_s / cp.nop_bw + h * hop_s, 0.0).ravel(),
+                    np.where(~sw, wr_s / cp.dram_bw + dram_t[:, a], 0.0).ravel(),
+                    np.where(~sw, nb_s / cp.dram_bw + dram_t[:, b], 0.0).ravel(),
                 ]
             ),
             minlength=P * L,
@@ -138,51 +112,50 @@ def evaluate_batch(problem, genomes: np.ndarray) -> BatchResult:
 
     # weights resident per (p, window, chiplet); activations that do not fit spill to DRAM
     wc = pw * n + C
-    wb = np.broadcast_to(T.w_bytes, (P, L))
+    wb = np.broadcast_to(cp.w_bytes, (P, L))
     resident = np.bincount(wc.ravel(), wb.ravel(), minlength=P * W * n)[wc]
-    l2 = T.l2[cls]
+    l2 = cp.l2[cls]
     fits = resident <= l2
     room = np.maximum(l2 - np.where(fits, resident, 0.0), 0.0)
-    spill = np.maximum((T.in_ps + T.out_ps)[None, :] * bp - room, 0.0)
-    extra += 2 * spill / mcm.dram_bw
-    spill_bytes = 2 * spill * nmb
+    spill = np.maximum((cp.in_ps + cp.out_ps)[None, :] * bp - room, 0.0)
+    extra += 2 * spill / cp.dram_bw
+    dram_l += 2 * spill * nmb
 
     # stages: maximal runs of one model, window and chiplet
-    boundary = np.ones((P, L), dtype=bool)
-    boundary[:, 1:] = ~(nf & (Wn[:, 1:] == Wn[:, :-1]) & (C[:, 1:] == C[:, :-1]))
-    starts = np.flatnonzero(boundary)
+    starts = np.flatnonzero(stage_runs(C, Wn, cp.first))
     s_wb = _runs(wb.ravel(), starts, np.add)
     fp, fl = np.divmod(starts, L)
     s_fit, s_nmb = fits[fp, fl], nmb[fp, fl]
-    s_wt = np.where(s_wb > 0, s_wb / mcm.dram_bw + dram_t[fp, fl], 0.0)
+    s_wt = np.where(s_wb > 0, s_wb / cp.dram_bw + dram_t[fp, fl], 0.0)
     # per-micro-batch weight reloads and one-time loads, placed on each stage's first layer
     t_full = t_comp + extra
     t_full.ravel()[starts] += np.where(s_fit, 0.0, s_wt)
+    s_once = np.where(s_fit, s_wt, 0.0)
     once = np.zeros(P * L)
-    once[starts] = np.where(s_fit, s_wt, 0.0)
+    once[starts] = s_once
     once = once.reshape(P, L)
     dram_l.ravel()[starts] += np.where(s_fit, s_wb, s_wb * s_nmb)
     e_hop_bytes += (dram_l * dhop).sum(axis=1)  # DRAM traffic crosses hops to the edge
     s_t = _runs(t_full.ravel(), starts, np.add)
 
-    # model-window groups: runs of one model and window (a row is models in order)
-    grp = (rows * M + model) * W + Wn
-    gstart = np.ones((P, L), dtype=bool)
-    gstart[:, 1:] = grp[:, 1:] != grp[:, :-1]
-    gflat = np.flatnonzero(gstart)
-    g_in_stages = np.searchsorted(starts, gflat)
-    g_max = _runs(s_t, g_in_stages, np.maximum)
-    g_sum = _runs((t_full + once).ravel(), gflat, np.add)
-    gp, gl = np.divmod(gflat, L)
-    g_lat = g_sum + np.maximum(nmb[gp, gl] - 1, 0) * g_max
-    model_lat = np.zeros(P * M * W)
-    model_lat[grp[gp, gl]] = g_lat
-    model_lat = model_lat.reshape(P, M, W).max(axis=1)
+    makespan = (
+        _flow_shop(
+            P,
+            W * n,
+            fp,
+            wc.ravel()[starts],
+            s_t,
+            s_once,
+            np.rint(s_nmb).astype(np.int64),
+            group_runs(Wn, cp.first).ravel()[starts],
+        )
+        .reshape(P, W, n)
+        .max(axis=2)
+    )
 
     busy = np.bincount(wc.ravel(), (nmb * t_full + once).ravel(), minlength=P * W * n)
-    busy = busy.reshape(P, W, n)
-    dram_total_l = dram_l + spill_bytes
-    dram = np.bincount(pw.ravel(), dram_total_l.ravel(), minlength=P * W).reshape(P, W)
+    busy_total = busy.reshape(P, W, n).sum(axis=1)
+    dram = np.bincount(pw.ravel(), dram_l.ravel(), minlength=P * W).reshape(P, W)
 
     # link loads per (p, window): NoP transfers, and DRAM traffic to the nearest edge column
     link_h, link_v = _link_loads(nop_parts, dram_l, cr, cc, pw, P * W, R, Cn)
@@ -191,23 +164,21 @@ def evaluate_batch(problem, genomes: np.ndarray) -> BatchResult:
         link_max = np.maximum(link_max, link_h.reshape(P * W, -1).max(axis=1))
     if link_v.size:
         link_max = np.maximum(link_max, link_v.reshape(P * W, -1).max(axis=1))
-    win = np.maximum.reduce(
-        [model_lat, busy.max(axis=2), dram / mcm.dram_bw, link_max.reshape(P, W) / mcm.nop_bw]
-    )
+    win = np.maximum.reduce([makespan, dram / cp.dram_bw, link_max.reshape(P, W) / cp.nop_bw])
     latency = win.sum(axis=1)
     total_dram = dram.sum(axis=1)
-    e_nop = e_hop_bytes * 8 * mcm.nop_pj_per_bit * PJ
-    e_dram = total_dram * 8 * mcm.dram_pj_per_bit * PJ
+    e_nop = e_hop_bytes * 8 * cp.nop_pj_per_bit * PJ
+    e_dram = total_dram * 8 * cp.dram_pj_per_bit * PJ
     energy = e_comp + e_nop + e_dram
-    busy_total = busy.sum(axis=1)
-    links = _per_link(problem, link_h, link_v, P, W)
+    links = _per_link(cp, link_h, link_v, P, W)
     period = np.maximum.reduce(
         [
             busy_total.max(axis=1),
-            total_dram / mcm.dram_bw,
-            links.max(axis=1, initial=0.0) / mcm.nop_bw,
+            total_dram / cp.dram_bw,
+            links.max(axis=1, initial=0.0) / cp.nop_bw,
         ]
     )
+    empty = np.zeros((P, 0))
     return BatchResult(
         latency_s=latency,
         energy_j=energy,
@@ -216,12 +187,41 @@ def evaluate_batch(problem, genomes: np.ndarray) -> BatchResult:
         energy_nop_j=e_nop,
         energy_dram_j=e_dram,
         edp=energy * latency,
-        throughput=problem.batch.sum() / period,
-        window_latency_s=win,
-        chiplet_busy_s=busy_total,
-        link_bytes=links,
+        throughput=cp.batch.sum() / period,
+        window_latency_s=win if detail else empty,
+        chiplet_busy_s=busy_total if detail else empty,
+        link_bytes=links if detail else empty,
         dram_bytes=total_dram,
     )
+
+
+def _flow_shop(P, slots, s_p, s_wc, s_t, s_once, s_nmb, s_first) -> np.ndarray:
+    """Each (individual, window, chiplet) slot's finish time under the fixed-order policy
+    (docs/evaluation.md), ``[P * slots]``, from the stages in global order: individual ``s_p``,
+    slot ``s_wc``, time per micro-batch ``s_t``, one-time load ``s_once``, micro-batches
+    ``s_nmb``, ``s_first``: the stage starts its group."""
+    free = np.zeros(P * slots + 1)  # the last slot absorbs the padding
+    free[: P * slots] = np.bincount(s_wc, s_once, minlength=P * slots)  # loads back to back
+    if not len(s_p):
+        return free[:-1]
+    counts = np.bincount(s_p, minlength=P)
+    S = int(counts.max())
+    pos = np.arange(len(s_p)) - (np.cumsum(counts) - counts)[s_p]
+    WC = np.full((P, S), P * slots, dtype=np.int64)
+    T = np.zeros((P, S))
+    NMB = np.zeros((P, S), dtype=np.int64)
+    FIRST = np.ones((P, S), dtype=bool)
+    WC[s_p, pos], T[s_p, pos], NMB[s_p, pos], FIRST[s_p, pos] = s_wc, s_t, s_nmb, s_first
+    fin = np.zeros(P)
+    for j in range(int(NMB.max())):
+        live = NMB > j
+        for k in np.flatnonzero(live.any(axis=0)):
+            a, idx = live[:, k], WC[:, k]
+            old = free[idx]
+            f = np.maximum(np.where(FIRST[:, k], 0.0, fin), old) + T[:, k]
+            free[idx] = np.where(a, f, old)
+            fin = np.where(a, f, fin)
+    return free[:-1]
 
 
 def _link_loads(nop_parts, dram_l, cr, cc, pw, PW, R, Cn):
@@ -270,16 +270,18 @@ def _link_loads(nop_parts, dram_l, cr, cc, pw, PW, R, Cn):
     return h, v
 
 
-def _per_link(problem, h, v, P, W):
+def _per_link(cp: CompiledProblem, h, v, P, W):
     """Total bytes per link over all windows, ``[P, n_links]`` in the MCM's ``links`` order."""
-    mi = problem._mesh_index
-    out = np.zeros((P, len(problem.mcm.links)))
+    out = np.zeros((P, cp.n_links))
+    nh = cp.rows * max(cp.cols - 1, 0)
+    nv = cp.cols * max(cp.rows - 1, 0)
+    slots = cp.link_of
     if h.size:
         hs = h.reshape(P, W, *h.shape[1:]).sum(axis=1)
-        out[:, mi.east.ravel()] = hs[:, 0].reshape(P, -1)
-        out[:, mi.west.ravel()] = hs[:, 1].reshape(P, -1)
+        out[:, slots[:nh]] = hs[:, 0].reshape(P, -1)
+        out[:, slots[nh : 2 * nh]] = hs[:, 1].reshape(P, -1)
     if v.size:
         vs = v.reshape(P, W, *v.shape[1:]).sum(axis=1)
-        out[:, mi.south.ravel()] = vs[:, 0].reshape(P, -1)
-        out[:, mi.north.ravel()] = vs[:, 1].reshape(P, -1)
+        out[:, slots[2 * nh : 2 * nh + nv]] = vs[:, 0].reshape(P, -1)
+        out[:, slots[2 * nh + nv :]] = vs[:, 1].reshape(P, -1)
     return out

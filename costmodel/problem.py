@@ -13,6 +13,8 @@ from functools import cached_property
 
 import numpy as np
 
+from .backends import batch_evaluator, repair_genomes
+from .compiled import CompiledProblem, compile_problem
 from .cost import CostTable
 from .errors import check_choice, check_positive_int
 from .hardware import MCM
@@ -39,30 +41,8 @@ class LayerIndex:
     edge_dst: np.ndarray
 
 
-BACKENDS = ("numpy", "numba")
-
-
-def numba_available() -> bool:
-    """Whether numba is installed (checked without importing it)."""
-    import importlib.util
-
-    return importlib.util.find_spec("numba") is not None
-
-
-def batch_backend(name: str | None):
-    """The batch evaluator function of a backend (``None``: numba if installed, else numpy)."""
-    if name is None:
-        name = "numba" if numba_available() else "numpy"
-    check_choice("backend", name, BACKENDS)
-    if name == "numba":
-        if not numba_available():
-            raise ValueError(
-                "backend 'numba' needs the 'fast' extra: pip install 'chiplet-sched[fast]'"
-            )
-        from .numba_batch import evaluate_batch
-    else:
-        from .batch import evaluate_batch
-    return evaluate_batch
+#: Dispatch policies for stages that share a chiplet in a window (docs/evaluation.md).
+DISPATCH_POLICIES = ("fixed-order",)
 
 
 class Problem:
@@ -79,9 +59,12 @@ class Problem:
         mcm: MCM,
         objective: str | Callable = "edp",
         max_windows: int | None = None,
+        dispatch: str = "fixed-order",
     ) -> None:
         if not callable(objective):
             check_choice("objective", objective, OBJECTIVES)
+        check_choice("dispatch policy", dispatch, DISPATCH_POLICIES)
+        self.dispatch = dispatch
         self.workload, self.mcm, self.objective = workload, mcm, objective
         self.max_windows = max_windows if max_windows is not None else max(2, len(workload))
         check_positive_int("max_windows", self.max_windows)
@@ -89,7 +72,6 @@ class Problem:
         self._index = self._build_index()
         self.batch = np.array([m.batch for m in workload.models], dtype=np.int64)
         self.mb_options = [divisors(int(b)) for b in self.batch]
-        self._tables: dict | None = None
 
     # --- structure ------------------------------------------------------------------------
     def _build_index(self) -> LayerIndex:
@@ -121,10 +103,9 @@ class Problem:
         )
 
     @cached_property
-    def _mesh_index(self):
-        from .batch import mesh_index
-
-        return mesh_index(self.mcm)
+    def compiled(self) -> CompiledProblem:
+        """Every static array the evaluators need, built once (:mod:`costmodel.compiled`)."""
+        return compile_problem(self)
 
     @property
     def index(self) -> LayerIndex:
@@ -331,14 +312,7 @@ class Problem:
     def repair(self, genomes: np.ndarray) -> np.ndarray:
         """Clip genes into range and make windows non-decreasing along each model's chain
         (running maximum): what :meth:`evaluate_batch` does to invalid rows."""
-        g = np.clip(np.asarray(genomes, dtype=np.int64), 0, self.nvec - 1)
-        L = self.n_layers
-        w = g[:, L : 2 * L]
-        for m in range(self.n_models):
-            a = self.index.offset[m]
-            b = a + len(self.workload.models[m])
-            w[:, a:b] = np.maximum.accumulate(w[:, a:b], axis=1)
-        return g
+        return repair_genomes(self.compiled, genomes)
 
     def canonical(self, genomes) -> np.ndarray:
         """Genomes ``[P, G]`` in canonical form: repaired, then the micro-batch genes of windows a
@@ -374,14 +348,15 @@ class Problem:
         self.validate(schedule)
         return evaluate_schedule(self, schedule)
 
-    def evaluate_batch(self, genomes, backend: str | None = None):
-        """Evaluate a population ``[P, G]``, vectorized; invalid rows are repaired
-        (:meth:`repair`). ``backend``: ``"numpy"``, ``"numba"`` (extra ``fast``) or ``None`` =
-        numba when it is installed, else numpy. Both give the same figures to 1e-9."""
+    def evaluate_batch(self, genomes, backend: str | None = None, detail: bool = True):
+        """Evaluate a population ``[P, G]``; invalid rows are repaired (:meth:`repair`).
+        ``backend``: ``"numpy"``, ``"numba"`` (extra ``fast``) or ``None`` = numba when it is
+        installed, else numpy; both compute docs/evaluation.md exactly (equal to 1e-9).
+        ``detail=False`` skips the per-window, per-chiplet and per-link arrays."""
         g = np.asarray(genomes)
         if g.ndim != 2 or g.shape[1] != self.genome_length:
             raise ValueError(f"genomes must have shape [P, {self.genome_length}], got {g.shape}")
-        return batch_backend(backend)(self, self.repair(g))
+        return batch_evaluator(backend)(self.compiled, g, detail=detail)
 
     def objective_of(self, r) -> np.ndarray:
         """The minimized objective from a (batch) result."""
@@ -394,5 +369,7 @@ class Problem:
         )
 
     def fitness(self, genomes, backend: str | None = None) -> np.ndarray:
-        """The objective of every genome, ``[P]`` (minimized)."""
-        return self.objective_of(self.evaluate_batch(genomes, backend))
+        """The objective of every genome, ``[P]`` (minimized); a callable objective gets the
+        full detail, the named ones the fitness-only path."""
+        r = self.evaluate_batch(genomes, backend, detail=callable(self.objective))
+        return self.objective_of(r)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from costmodel import Problem, mcm, scenario
+from costmodel import BatchResult, Problem, mcm, scenario
 
 DEFAULTS = {"scenario": "sc1", "pattern": "het-sides", "rows": 3, "cols": 3, "objective": "edp"}
 
@@ -77,11 +77,18 @@ def reference_objective(p: Problem) -> float:
     return ref if np.isfinite(ref) and ref > 0 else 1.0
 
 
-def evaluate_genome(p: Problem, genome: np.ndarray, reference: float) -> tuple[float, dict]:
+#: A batch evaluator an environment may be given: genomes ``[P, G]`` -> :class:`BatchResult`
+#: (e.g. a search's counting evaluator); ``None`` means ``problem.evaluate_batch``.
+BatchEvaluatorFn = Callable[[np.ndarray], BatchResult]
+
+
+def evaluate_genome(
+    p: Problem, genome: np.ndarray, reference: float, evaluator: BatchEvaluatorFn | None = None
+) -> tuple[float, dict]:
     """The final reward ``-objective / reference`` and the physical figures of one genome, via
-    ``p.evaluate_batch`` (the evaluator every agent uses; ``p.fitness`` is the same numbers)."""
+    ``evaluator`` (default ``p.evaluate_batch``, the exact evaluator every agent uses)."""
     g = np.asarray(genome, dtype=np.int64)
-    r = p.evaluate_batch(g[None, :])
+    r = (evaluator or p.evaluate_batch)(g[None, :])
     obj = float(p.objective_of(r)[0])
     info = {
         "latency_s": float(r.latency_s[0]),

@@ -25,7 +25,7 @@ import numpy as np
 
 from costmodel import Problem
 
-from .common import build_problem, evaluate_genome, reference_objective
+from .common import BatchEvaluatorFn, build_problem, evaluate_genome, reference_objective
 
 
 class DesignEnv(gym.Env):
@@ -43,12 +43,14 @@ class DesignEnv(gym.Env):
         objective: str | Callable | None = None,
         max_windows: int | None = None,
         render_mode: str | None = None,
+        evaluator: BatchEvaluatorFn | None = None,
     ) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None or 'ansi', got {render_mode!r}")
         p = build_problem(problem, scenario, pattern, rows, cols, objective, max_windows)
         self.problem, self.render_mode = p, render_mode
         self.reference = reference_objective(p)
+        self.evaluator = evaluator
         self.action_space = gym.spaces.MultiDiscrete(p.nvec)
         self.observation_space = gym.spaces.Box(0.0, 1.0, (1,), np.float32)
         self._last: dict | None = None
@@ -71,7 +73,7 @@ class DesignEnv(gym.Env):
                 f"action must be a genome of length {self.problem.genome_length}, got {g.shape}"
             )
         fixed = self.problem.repair(g[None, :])[0]
-        reward, info = evaluate_genome(self.problem, fixed, self.reference)
+        reward, info = evaluate_genome(self.problem, fixed, self.reference, self.evaluator)
         info["repaired"] = bool(np.any(fixed != g))
         self._last, self._done = info, True
         return self._obs(), reward, True, False, info

@@ -68,7 +68,7 @@ import numpy as np
 
 from costmodel import Problem
 
-from .common import build_problem, evaluate_genome, reference_objective
+from .common import BatchEvaluatorFn, build_problem, evaluate_genome, reference_objective
 from .features import layer_features, squash
 
 MICRO_BATCH = ("min", "max")
@@ -93,6 +93,7 @@ class MappingEnv(gym.Env):
         invalid_penalty: float = 0.01,
         max_steps: int | None = None,
         render_mode: str | None = None,
+        evaluator: BatchEvaluatorFn | None = None,
     ) -> None:
         if micro_batch not in MICRO_BATCH:
             raise ValueError(f"micro_batch must be one of {MICRO_BATCH}, got {micro_batch!r}")
@@ -117,6 +118,7 @@ class MappingEnv(gym.Env):
         self.max_steps = int(max_steps)
         self.features = layer_features(p, micro_batch)
         self.reference = reference_objective(p)
+        self.evaluator = evaluator
         self._model = p.index.model.astype(np.int64)
         self._sizes = np.array([len(m) for m in p.workload.models], dtype=np.float64)
         self._mb_genes = np.repeat(self.features.mb_index, self.W)
@@ -230,7 +232,9 @@ class MappingEnv(gym.Env):
             reward += (0.0 if terminated or truncated else self._potential()) - phi
         if terminated or truncated:
             self._done = True
-            final, units = evaluate_genome(self.problem, self.genome(), self.reference)
+            final, units = evaluate_genome(
+                self.problem, self.genome(), self.reference, self.evaluator
+            )
             reward += final
             info.update(units)
         return self._obs(), reward, terminated, truncated, info

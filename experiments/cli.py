@@ -180,7 +180,7 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
         "throughput": r.throughput,
         "energy_breakdown_j": r.energy_breakdown_j,
         "window_latency_s": r.window_latency_s,
-        "stages": [s.__dict__ for s in r.stages],
+        "stages": [s.to_dict() for s in r.stages],
     }
     print(json.dumps(out, indent=None if a.json else 1))
     return 0

@@ -148,7 +148,7 @@ def _evaluate_chunk(problem, genomes):
 def evaluate_chunked(problem, genomes: np.ndarray, executor, chunks: int):
     """``problem.evaluate_batch`` split into ``chunks`` row blocks on ``executor``, reassembled
     in order (identical to one call: rows are independent)."""
-    from costmodel.evaluate import BatchResult
+    from costmodel import BatchResult
 
     parts = [p for p in np.array_split(np.asarray(genomes), max(1, chunks)) if len(p)]
     res = executor.map(_evaluate_chunk, parts, shared=problem)

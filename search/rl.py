@@ -6,8 +6,8 @@
 - :class:`MaskablePPOAgent` (``"ppo"``): sb3-contrib's MaskablePPO (the optional ``rl`` extra;
   imported only when the agent searches).
 
-Counting. Both agents run the environment on a view of the problem whose ``evaluate_batch`` is
-the search :class:`~search.base.Evaluator`: the schedule an episode ends with is evaluated once,
+Counting. Both agents run the environment with the search :class:`~search.base.Evaluator` as its
+batch evaluator (``evaluator=``): the schedule an episode ends with is evaluated once,
 by ``ev``, which counts it against the budget, keeps the best and logs it, and the environment's
 final reward ``-objective / reference`` is computed from that same evaluation (no second,
 uncounted evaluation). One finished episode = one evaluation, as for every other agent. The
@@ -33,26 +33,12 @@ RL_EXTRA_HINT = (
 )
 
 
-class _EvaluatedProblem(Problem):
-    """The problem as the environment sees it: everything of ``base``, except that evaluating
-    goes through the search evaluator (counted, logged, best kept; ``BudgetExhausted`` when the
-    budget is spent)."""
-
-    def __init__(self, base: Problem, ev: Evaluator) -> None:  # noqa: D107 (no Problem.__init__)
-        self.__dict__.update(base.__dict__)
-        self._base, self._ev = base, ev
-
-    def evaluate_batch(self, genomes):
-        return self._ev.evaluate(genomes)
-
-
 def counted_mapping_env(problem: Problem, ev: Evaluator, **env_options: Any):
-    """A :class:`env.mapping.MappingEnv` on ``problem`` whose end-of-episode evaluation is ``ev``."""
+    """A :class:`env.mapping.MappingEnv` on ``problem`` whose end-of-episode evaluation is ``ev``
+    (counted, logged, best kept; ``BudgetExhausted`` when the budget is spent)."""
     from env.mapping import MappingEnv
 
-    e = MappingEnv(problem=problem, **env_options)
-    e.problem = _EvaluatedProblem(problem, ev)
-    return e
+    return MappingEnv(problem=problem, evaluator=ev.evaluate, **env_options)
 
 
 def _check(name: str, value: Any, kind: str) -> None:

@@ -40,7 +40,6 @@ from collections.abc import Iterator
 import numpy as np
 
 from costmodel import Problem
-from costmodel.evaluate import tables
 
 from .base import Algorithm, BudgetExhausted, Evaluator
 
@@ -79,7 +78,7 @@ class _Candidates:
     ) -> None:
         self.p, self.n_splits, self.top_k = problem, n_splits, top_k
         self.mcm = problem.mcm
-        T = tables(problem)
+        T = problem.compiled
         ix = problem.index
         L, n = problem.n_layers, self.mcm.n_chiplets
         o_full = np.array([len(o) - 1 for o in problem.mb_options])[ix.model]

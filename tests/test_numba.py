@@ -13,9 +13,17 @@ import pytest
 
 pytest.importorskip("numba")
 
-from costmodel import Layer, Model, Problem, Workload, mcm, monolithic, scenario  # noqa: E402
+from costmodel import (  # noqa: E402
+    BatchResult,  # noqa: E402
+    Layer,
+    Model,
+    Problem,
+    Workload,
+    mcm,
+    monolithic,
+    scenario,
+)
 from costmodel.batch import evaluate_batch as numpy_batch  # noqa: E402
-from costmodel.evaluate import BatchResult  # noqa: E402
 from costmodel.numba_batch import evaluate_batch as numba_batch  # noqa: E402
 from costmodel.zoo import SCENARIOS  # noqa: E402
 
@@ -78,7 +86,7 @@ def blocky(p: Problem, n: int, seed: int) -> np.ndarray:
 
 
 def assert_same(p: Problem, genomes: np.ndarray) -> None:
-    a, b = numpy_batch(p, genomes), numba_batch(p, genomes)
+    a, b = numpy_batch(p.compiled, genomes), numba_batch(p.compiled, genomes)
     for f in FIELDS:
         x, y = getattr(a, f), getattr(b, f)
         assert x.shape == y.shape, f
@@ -117,9 +125,9 @@ def test_repaired_invalid_genomes(sc, mesh):
 def test_deterministic_and_rows_independent():
     p = problem("sc2", "het-sides-3x3")
     g = np.concatenate([p.sample(40, seed=3), blocky(p, 24, seed=4)])
-    r1, r2 = numba_batch(p, g), numba_batch(p, g)
-    rev = numba_batch(p, g[::-1].copy())  # scratch is reset between individuals
-    one = numba_batch(p, g[5:6])
+    r1, r2 = numba_batch(p.compiled, g), numba_batch(p.compiled, g)
+    rev = numba_batch(p.compiled, g[::-1].copy())  # scratch is reset between individuals
+    one = numba_batch(p.compiled, g[5:6])
     for f in FIELDS:
         np.testing.assert_array_equal(getattr(r1, f), getattr(r2, f))
         np.testing.assert_array_equal(getattr(r1, f), getattr(rev, f)[::-1])
@@ -129,18 +137,46 @@ def test_deterministic_and_rows_independent():
 def test_pickled_problem_keeps_its_tables():
     p = problem("tiny", "het-cross-3x3", max_windows=3)
     g = p.sample(20, seed=1)
-    r = numba_batch(p, g)  # builds and caches the static arrays
+    r = numba_batch(p.compiled, g)  # builds and caches the static arrays
     q = pickle.loads(pickle.dumps(p))
-    np.testing.assert_array_equal(numba_batch(q, g).edp, r.edp)
+    np.testing.assert_array_equal(numba_batch(q.compiled, g).edp, r.edp)
 
 
-def test_empty_population_and_unchecked_genes():
+def test_empty_population_and_in_kernel_repair():
     p = problem("tiny", "het-sides-2x2", max_windows=3)
-    r = numba_batch(p, np.zeros((0, p.genome_length), dtype=np.int64))
+    r = numba_batch(p.compiled, np.zeros((0, p.genome_length), dtype=np.int64))
     assert r.window_latency_s.shape == (0, 3) and r.link_bytes.shape == (0, len(p.mcm.links))
     g = p.sample(2)
-    g[1, 0] = p.mcm.n_chiplets  # the kernel does not repair, but it does not read out of bounds
-    with pytest.raises(ValueError, match="out of range"):
-        numba_batch(p, g)
+    g[1, 0] = p.mcm.n_chiplets  # out of range: the kernel clips it as repair_genomes does
+    g[1, p.n_layers + 1] = -5
+    np.testing.assert_array_equal(
+        numba_batch(p.compiled, g).edp, numba_batch(p.compiled, p.repair(g)).edp
+    )
     with pytest.raises(ValueError, match="genomes must have shape"):
-        numba_batch(p, g[:, :-1])
+        numba_batch(p.compiled, g[:, :-1])
+
+
+def test_threads_give_bit_identical_results():
+    import numba
+
+    p = problem("sc2", "het-sides-3x3")
+    g = np.concatenate([p.sample(150, seed=5), blocky(p, 50, seed=6)])
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = numba_batch(p.compiled, g)
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+        many = numba_batch(p.compiled, g)
+    finally:
+        numba.set_num_threads(before)
+    for f in FIELDS:
+        np.testing.assert_array_equal(getattr(one, f), getattr(many, f))
+
+
+def test_fitness_only_path_equals_the_detailed_one():
+    p = problem("sc3", "het-cross-3x3")
+    g = p.sample(100, seed=9)
+    full, lean = numba_batch(p.compiled, g), numba_batch(p.compiled, g, detail=False)
+    for f in ("latency_s", "energy_j", "edp", "throughput", "dram_bytes", "energy_nop_j"):
+        np.testing.assert_array_equal(getattr(full, f), getattr(lean, f))
+    assert lean.window_latency_s.shape == (100, 0)

@@ -1,0 +1,40 @@
+"""Stage runs: the one place that decides where a stage starts.
+
+A stage is a maximal run of consecutive layers of one model, in one window, on one chiplet
+(docs/evaluation.md). Every evaluator, the environment and the agents find stages here.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def stage_runs(chiplet: np.ndarray, window: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """``[P, L]`` (or ``[L]``) bool: layer ``l`` starts a stage.
+
+    ``chiplet`` and ``window`` are ``[P, L]`` (or ``[L]``) genes in global layer order; ``first``
+    ``[L]`` marks the first layer of each model. A stage starts at a model's first layer and
+    wherever the window or the chiplet changes from the layer before.
+    """
+    c, w = np.asarray(chiplet), np.asarray(window)
+    start = np.ones(c.shape, dtype=bool)
+    start[..., 1:] = (
+        np.asarray(first, dtype=bool)[1:]
+        | (c[..., 1:] != c[..., :-1])
+        | (w[..., 1:] != w[..., :-1])
+    )
+    return start
+
+
+def group_runs(window: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """``[P, L]`` (or ``[L]``) bool: layer ``l`` starts a group (one model's stages in one window)."""
+    w = np.asarray(window)
+    start = np.ones(w.shape, dtype=bool)
+    start[..., 1:] = np.asarray(first, dtype=bool)[1:] | (w[..., 1:] != w[..., :-1])
+    return start
+
+
+def stage_bounds(chiplet, window, first) -> list[tuple[int, int]]:
+    """``[(start, stop), ...]`` of the stages of one genome (global layer indices)."""
+    starts = np.flatnonzero(stage_runs(chiplet, window, first)).tolist()
+    return list(zip(starts, starts[1:] + [len(np.asarray(chiplet))]))
