@@ -114,7 +114,9 @@ def _block(
     st_once = np.empty(L)
     st_nmb = np.empty(L, np.int64)
     st_first = np.empty(L, np.bool_)
-    live = np.empty(L, np.int64)
+    live = np.empty(L, np.int64)  # groups still live in the sweeps
+    g_start = np.empty(L + 1, np.int64)  # first stage of each group
+    g_nmb = np.empty(L, np.int64)
     # per-(window, chiplet), per-window and per-link scratch
     resident = np.empty(W * n)
     busy = np.empty(W * n)
@@ -271,27 +273,34 @@ def _block(
             hop_dram += dl * ch_dhop[U(c)]
             dram_win[U(w)] += dl
             dramc[wc] += dl
-        # ---- flow-shop recursion (fixed-order dispatch): loads, then micro-batch sweeps
+        # ---- flow-shop recursion (fixed-order dispatch): loads, then micro-batch sweeps over
+        # the groups still live (a group's stages share its micro-batch count)
         free[:] = 0.0
+        NG = 0
         for k in range(S):
             free[U(st_wc[k])] += st_once[k]
-            live[k] = k
-        nlive = S
+            if st_first[k]:
+                g_start[NG] = k
+                g_nmb[NG] = st_nmb[k]
+                live[NG] = NG
+                NG += 1
+        g_start[NG] = S
+        nlive = NG
         j = 0
         while nlive > 0:
-            prev = 0.0
             for i in range(nlive):
-                k = live[i]
-                ready = 0.0 if st_first[k] else prev
-                wc = U(st_wc[k])
-                prev = _fmax(ready, free[wc]) + st_t[k]
-                free[wc] = prev
+                q = live[i]
+                prev = 0.0
+                for k in range(g_start[q], g_start[q + 1]):
+                    wc = U(st_wc[k])
+                    prev = _fmax(prev, free[wc]) + st_t[k]
+                    free[wc] = prev
             j += 1
             m = 0
             for i in range(nlive):
-                k = live[i]
-                if st_nmb[k] > j:
-                    live[m] = k
+                q = live[i]
+                if g_nmb[q] > j:
+                    live[m] = q
                     m += 1
             nlive = m
         # ---- per window: link loads (cumulated NoP, DRAM along the rows), window latency

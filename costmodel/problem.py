@@ -19,6 +19,7 @@ from .cost import CostTable
 from .errors import check_choice, check_positive_int
 from .hardware import MCM
 from .schedule import Schedule
+from .stages import stage_runs
 from .workload import Workload
 
 OBJECTIVES = ("latency", "energy", "edp", "throughput")
@@ -294,7 +295,8 @@ class Problem:
                 j = i
                 while j < len(ws) and ws[j] == ws[i]:
                     j += 1
-                cuts = [k - i for k in range(i + 1, j) if cs[k] != cs[k - 1]]
+                starts = stage_runs(cs[i:j], ws[i:j], np.arange(j - i) == 0)
+                cuts = [int(k) for k in np.flatnonzero(starts[1:]) + 1]
                 path = [cs[i]] + [cs[i + c] for c in cuts]
                 segs.append(
                     {

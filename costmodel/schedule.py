@@ -11,6 +11,10 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
+from .stages import stage_bounds
+
 
 @dataclass(frozen=True)
 class Stage:
@@ -36,11 +40,10 @@ class Schedule:
         """Stages in model order, then chain order."""
         out = []
         for m, (ws, cs) in enumerate(zip(self.window, self.chiplet)):
-            start = 0
-            for i in range(1, len(ws) + 1):
-                if i == len(ws) or ws[i] != ws[start] or cs[i] != cs[start]:
-                    out.append(Stage(m, int(ws[start]), int(cs[start]), start, i))
-                    start = i
+            first = np.zeros(len(ws), dtype=bool)
+            first[:1] = True
+            for a, b in stage_bounds(cs, ws, first):
+                out.append(Stage(m, int(ws[a]), int(cs[a]), a, b))
         return out
 
     def windows_of(self, m: int) -> list[int]:

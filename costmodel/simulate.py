@@ -140,9 +140,10 @@ def _run_window(stages, w: int, t0: float, events: list[Event], owners: list) ->
     return end_time
 
 
-def simulate(problem, schedule) -> Timeline:
-    """The timeline of ``schedule`` (stage costs from the reference evaluator's pricing)."""
-    res = problem.evaluate(schedule)
+def simulate(problem, schedule, result=None) -> Timeline:
+    """The timeline of ``schedule`` (stage costs from the reference evaluator's pricing;
+    ``result``: that evaluation, when the caller has it already)."""
+    res = problem.evaluate(schedule) if result is None else result
     mcm = problem.mcm
     events: list[Event] = []
     owners: list = []

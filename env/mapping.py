@@ -67,6 +67,7 @@ import gymnasium as gym
 import numpy as np
 
 from costmodel import Problem
+from costmodel.stages import stage_bounds
 
 from .common import BatchEvaluatorFn, build_problem, evaluate_genome, reference_objective
 from .features import layer_features, squash
@@ -254,12 +255,10 @@ class MappingEnv(gym.Env):
             a = int(p.index.offset[m])
             cs, ws = self._chiplet[a : a + len(mod)], self._window[a : a + len(mod)]
             parts: dict[int, list[str]] = {}
-            start = 0
-            for i in range(1, int(self._placed[m]) + 1):
-                if i == self._placed[m] or ws[i] != ws[start] or cs[i] != cs[start]:
-                    span = f"{start}" if i - 1 == start else f"{start}-{i - 1}"
-                    parts.setdefault(int(ws[start]), []).append(f"{span}@{cs[start]}")
-                    start = i
+            k = int(self._placed[m])
+            for start, stop in stage_bounds(cs[:k], ws[:k], np.arange(k) == 0):
+                span = f"{start}" if stop - 1 == start else f"{start}-{stop - 1}"
+                parts.setdefault(int(ws[start]), []).append(f"{span}@{cs[start]}")
             text = " | ".join(f"w{w}: {' '.join(s)}" for w, s in sorted(parts.items()))
             lines.append(
                 f"  {mod.name} [{self._placed[m]}/{len(mod)}, window {self._cw[m]}] {text}"

@@ -75,9 +75,12 @@ def md_table(rows: list[dict], fmt: str = ".4g") -> str:
 
 
 def figures(problem: Problem, schedule) -> dict:
+    """A schedule's figures from the exact evaluator, with the discrete-event simulator's
+    latency beside them (equal by construction and by test: docs/evaluation.md)."""
     r = problem.evaluate(schedule)
     return {
         "latency_s": r.latency_s,
+        "simulated_latency_s": simulate(problem, schedule, r).latency_s,
         "energy_j": r.energy_j,
         "edp": r.edp,
         "throughput": r.throughput,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from costmodel import Problem
+from costmodel.stages import group_runs, stage_runs
 
 MOVES = ("cut", "stage", "split", "swap", "point", "window", "micro_batch")
 
@@ -48,13 +49,9 @@ class GenomeOps:
 
     def _stage(self, C, Wn, l):
         """``[a, b)``: the stage (same model, window and chiplet run) holding layer ``l``."""
-        m = self.model[l]
-        a, b = l, l + 1
-        while a > self.start[m] and C[a - 1] == C[l] and Wn[a - 1] == Wn[l]:
-            a -= 1
-        while b < self.stop[m] and C[b] == C[l] and Wn[b] == Wn[l]:
-            b += 1
-        return a, b
+        starts = np.flatnonzero(stage_runs(C, Wn, self.first))
+        k = int(np.searchsorted(starts, l, side="right"))
+        return int(starts[k - 1]), int(starts[k]) if k < len(starts) else self.L
 
     def mutate(self, genome: np.ndarray, rng: np.random.Generator, n_moves: int = 1) -> np.ndarray:
         g = genome.copy()
@@ -65,7 +62,7 @@ class GenomeOps:
             move = self.moves[rng.choice(len(self.moves), p=self.move_p)]
             l = int(rng.integers(L))
             if move == "cut":
-                cuts = np.flatnonzero(~self.first[1:] & (C[1:] != C[:-1]) & (Wn[1:] == Wn[:-1])) + 1
+                cuts = np.flatnonzero(stage_runs(C, Wn, self.first) & ~group_runs(Wn, self.first))
                 if len(cuts) == 0:
                     move = "split"
                 else:

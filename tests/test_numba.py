@@ -15,10 +15,7 @@ pytest.importorskip("numba")
 
 from costmodel import (  # noqa: E402
     BatchResult,  # noqa: E402
-    Layer,
-    Model,
     Problem,
-    Workload,
     mcm,
     monolithic,
     scenario,
@@ -26,6 +23,8 @@ from costmodel import (  # noqa: E402
 from costmodel.batch import evaluate_batch as numpy_batch  # noqa: E402
 from costmodel.numba_batch import evaluate_batch as numba_batch  # noqa: E402
 from costmodel.zoo import SCENARIOS  # noqa: E402
+
+from .instances import blocky, tiny_workload  # noqa: E402
 
 FIELDS = [f.name for f in dataclasses.fields(BatchResult)]
 MESHES = {
@@ -51,38 +50,6 @@ def problem(sc: str, mesh: str, **kw) -> Problem:
         hw = EXTRA_MESHES[mesh]() if mesh in EXTRA_MESHES else MESHES[mesh]()
         _problems[key] = Problem(wl, hw, **kw)
     return _problems[key]
-
-
-def tiny_workload() -> Workload:
-    """Three small models with skips (residual-like and long-range), one a single layer."""
-    a = Model(
-        "cnn",
-        [Layer.conv("c0", K=32, C=3, R=3, Yo=28)]
-        + [
-            Layer.conv(f"c{i}", K=32, C=32, R=3, Yo=28, skips=(i - 2,) * (i > 1))
-            for i in range(1, 5)
-        ]
-        + [Layer.gemm("fc", M=1, N=10, K=128, skips=(0, 2))],
-        batch=4,
-    )
-    b = Model(
-        "mlp",
-        [Layer.gemm(f"g{i}", M=16, N=256, K=256, skips=(0,) if i > 1 else ()) for i in range(5)],
-        batch=6,
-    )
-    c = Model("one", [Layer.gemm("only", M=8, N=64, K=64)], batch=2)
-    return Workload([a, b, c])
-
-
-def blocky(p: Problem, n: int, seed: int) -> np.ndarray:
-    """Valid genomes whose chiplets come in runs (long stages, weights that do not fit L2)."""
-    rng = np.random.default_rng(seed)
-    g = p.sample(n, seed=rng)
-    L = p.n_layers
-    for i in range(n):
-        k = int(rng.integers(1, 40))
-        g[i, :L] = g[i, :L][np.arange(L) // k * k]
-    return g
 
 
 def assert_same(p: Problem, genomes: np.ndarray) -> None:
