@@ -404,7 +404,7 @@ def _scar_paragraph(table: list[dict], cfg: dict, pes: int) -> str:
         "heterogeneous MCM therefore gives up `ws` chiplets for `os` chiplets that "
         "only a handful of layers want, and the searched schedules mostly leave the "
         "`os` chiplets idle or use them for those stems. Where SCAR sees gains on "
-        "sc4/sc5, its NVDLA chiplet is 3-27x slower than KCP-WS (DESIGN.md section 3)."
+        "sc4/sc5, its NVDLA chiplet is 3-27x slower than KCP-WS (docs/design.md, Known gaps)."
     )
     return "\n".join(lines) + "\n"
 

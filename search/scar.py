@@ -2,7 +2,7 @@
 
 SCAR = Odema, Kwon, Al Faruque, "Scheduling Multi-Model AI Workloads on Heterogeneous Multi-Chiplet
 Module Accelerators", MICRO 2024 (arXiv 2405.00790). The paper's code is not public; this follows its
-description (DESIGN.md section 8):
+description (docs/design.md, Search):
 
 1. **Window packing** (first fit on expected latency, ``n_splits``): a layer's expected latency is
    its whole-batch compute on the model's fastest chiplet class plus its weight load from DRAM. Each
