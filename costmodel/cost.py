@@ -8,11 +8,11 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from .dataflows import MAPPINGS, Traffic, eltwise
-from .errors import check_positive_int
+from .dataflows import MAPPINGS, Traffic, eltwise, pick
+from .errors import check_at_most, check_positive_int
 from .hardware import ChipletClass
 from .nest import LoopNest, cdiv
-from .workload import Layer, Workload
+from .workload import MAX_DIM, Layer, Workload
 
 
 @dataclass(frozen=True)
@@ -81,12 +81,13 @@ def _combine(n: LoopNest, cc: ChipletClass, t: Traffic) -> CostArrays:
     egress = G * t.out_writes
     # MAESTRO's access counts: L1 reads of input, weight and output, and L1 writes of the output,
     # each = MACs; L1 writes of input and weights = their L2 reads (the ingress traffic); L2 writes of
-    # input and weights = the tensor sizes; L2 reads of the output = its size without the stride;
-    # L2 writes of the output = the egress traffic. Fused ops read and write L1 once each.
+    # input and weights = the tensor sizes (the input as the mapping reads it); L2 reads of the
+    # output = its size without the stride; L2 writes of the output = the egress traffic. Fused
+    # ops read and write L1 once each.
     l1_reads = 3 * macs + vec
     l1_writes = macs + ingress + vec
     l2_reads = ingress + G * t.out_reads
-    l2_writes = in_size + w_size + egress
+    l2_writes = G * t.in_size + w_size + egress
     e_mac = (macs + vec) * cc.mac_pj
     e_l1 = (l1_reads + l1_writes) * cc.l1_rel * cc.mac_pj
     e_l2 = (l2_reads + l2_writes) * cc.l2_rel * cc.mac_pj
@@ -116,19 +117,11 @@ def _combine(n: LoopNest, cc: ChipletClass, t: Traffic) -> CostArrays:
 def layer_costs(layers: Sequence[Layer], cc: ChipletClass, batch: int = 1) -> CostArrays:
     """Costs of ``layers`` on chiplet class ``cc`` at micro-batch ``batch``, vectorized over layers."""
     check_positive_int("batch", batch)
+    check_at_most("batch", batch, MAX_DIM)
     n = LoopNest.of(layers, batch)
     t = MAPPINGS[cc.dataflow](n, cc)
     if n.is_eltwise.any():
-        e = eltwise(n, cc)
-        t = Traffic(
-            *(
-                np.where(n.is_eltwise, b, a)
-                for a, b in zip(
-                    (t.cycles, t.in_reads, t.w_reads, t.out_writes, t.out_reads),
-                    (e.cycles, e.in_reads, e.w_reads, e.out_writes, e.out_reads),
-                )
-            )
-        )
+        t = pick(n.is_eltwise, eltwise(n, cc), t)
     return _combine(n, cc, t)
 
 

@@ -24,3 +24,9 @@ def check_positive_int(field: str, value: object) -> None:
 
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
         raise ValueError(f"{field} must be a positive integer, got {value!r}")
+
+
+def check_at_most(field: str, value: int, limit: int) -> None:
+    """Raise ``ValueError`` if ``value`` exceeds ``limit`` (sizes beyond what the model computes)."""
+    if value > limit:
+        raise ValueError(f"{field} must be <= {limit}, got {value!r}")

@@ -19,7 +19,7 @@ from .errors import check_choice, check_positive, check_positive_int
 DATAFLOWS = ("ws", "os", "systolic-ws", "systolic-os", "os-best")
 ALIASES = {"nvdla": "ws", "shidiannao": "os", "tpu": "systolic-ws"}
 
-#: Canonical PE-array shapes per dataflow and PE count (DESIGN.md section 3): ``ws`` puts K across
+#: Canonical PE-array shapes per dataflow and PE count (docs/design.md, Hardware model): ``ws`` puts K across
 #: clusters and C across 64 lanes; ``os`` lays out output Y x X as a square.
 _SHAPES = {
     ("ws", 4096): (64, 64),
@@ -59,7 +59,8 @@ class ChipletClass:
     """One kind of chiplet: a dataflow on a PE array with its memories and energy constants.
 
     ``noc_bw`` is the L2->PE bandwidth in elements per cycle (``None`` = unconstrained) and
-    ``noc_latency`` the cycles each transfer pays, as MAESTRO models the on-chip network.
+    ``noc_latency`` the cycles each transfer pays, as MAESTRO models the on-chip network; with
+    ``noc_bw=None`` every transfer still pays ``noc_latency`` (set it to 0 for an ideal network).
     """
 
     dataflow: str = "ws"

@@ -12,7 +12,10 @@ from .workload import Layer
 
 @dataclass(frozen=True)
 class LoopNest:
-    """Per-group loop bounds of ``n`` layers at a micro-batch (int64 arrays of shape ``[n]``).
+    """Per-group loop bounds of ``n`` layers at a micro-batch (arrays of shape ``[n]``).
+
+    The bounds are integers held as float64, so that products of them (MACs, traffic, steps)
+    never overflow as int64 would on large layers; every count below 2**53 stays exact.
 
     ``K``, ``C`` are per group; ``G`` groups run one after the other. For a GEMM with weights the
     batch is folded into ``Yo`` (M = tokens x batch); for a weight-less GEMM into ``G``; ``N`` is
@@ -37,7 +40,7 @@ class LoopNest:
     @classmethod
     def of(cls, layers: Sequence[Layer], batch: int) -> LoopNest:
         a = {
-            f: np.array([getattr(x, f) for x in layers], dtype=np.int64)
+            f: np.array([getattr(x, f) for x in layers], dtype=np.float64)
             for f in ("K", "C", "R", "S", "Yo", "Xo", "stride", "groups", "vec_ops")
         }
         kind = np.array([x.kind for x in layers])
@@ -54,16 +57,16 @@ class LoopNest:
             C=a["C"] // groups,
             R=a["R"],
             S=a["S"],
-            Yo=np.where(fold_m, a["Yo"] * batch, a["Yo"]),
+            Yo=np.where(fold_m, a["Yo"] * float(batch), a["Yo"]),
             Xo=a["Xo"],
             stride=a["stride"],
-            N=np.where(gemm, 1, batch).astype(np.int64),
-            G=np.where(fold_g, groups * batch, groups),
+            N=np.where(gemm, 1.0, float(batch)),
+            G=np.where(fold_g, groups * float(batch), groups),
             is_conv=kind == "conv",
             is_gemm=gemm,
             is_eltwise=elt,
             has_weights=weights,
-            vec_ops=a["vec_ops"] * batch,
+            vec_ops=a["vec_ops"] * float(batch),
         )
 
     @property
@@ -95,5 +98,5 @@ class LoopNest:
 
 
 def cdiv(a, b):
-    """Ceiling division on integer arrays."""
+    """Ceiling division of integer-valued arrays (int or float64)."""
     return -(-np.asarray(a) // np.asarray(b))

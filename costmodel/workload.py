@@ -5,9 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from .errors import check_choice, check_positive_int
+import numpy as np
+
+from .errors import check_at_most, check_choice, check_positive_int
 
 LAYER_KINDS = ("conv", "gemm", "eltwise")
+#: Largest loop bound a layer may have (MAESTRO's int). Costs are computed in float64, so their
+#: products never overflow; every count below 2**53 is exact.
+MAX_DIM = 2**31 - 1
+#: Largest fused element-wise op count (float64 represents every integer up to it exactly).
+MAX_COUNT = 2**53
 
 
 @dataclass(frozen=True)
@@ -31,7 +38,7 @@ class Layer:
     R: int = 1
     S: int = 1
     Yo: int = 1
-    Xo: int = 1
+    Xo: int | None = None  # None: Yo for a conv or eltwise layer (square output), 1 for a GEMM
     stride: int = 1
     groups: int = 1
     weights: bool = True
@@ -40,14 +47,22 @@ class Layer:
 
     def __post_init__(self) -> None:
         check_choice("layer kind", self.kind, LAYER_KINDS)
+        if self.Xo is None:
+            object.__setattr__(self, "Xo", 1 if self.kind == "gemm" else self.Yo)
         for f in ("K", "C", "R", "S", "Yo", "Xo", "stride", "groups"):
-            check_positive_int(f"layer {self.name!r} {f}", getattr(self, f))
+            v = getattr(self, f)
+            check_positive_int(f"layer {self.name!r} {f}", v)
+            check_at_most(f"layer {self.name!r} {f}", v, MAX_DIM)
+            object.__setattr__(self, f, int(v))  # plain Python ints: exact products, no overflow
+        v = self.vec_ops
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
+            raise ValueError(f"layer {self.name!r} vec_ops must be an integer >= 0, got {v!r}")
+        check_at_most(f"layer {self.name!r} vec_ops", v, MAX_COUNT)
+        object.__setattr__(self, "vec_ops", int(v))
         if self.kind != "eltwise" and (self.K % self.groups or self.C % self.groups):
             raise ValueError(
                 f"layer {self.name!r}: groups={self.groups} must divide K={self.K} and C={self.C}"
             )
-        if self.vec_ops < 0:
-            raise ValueError(f"layer {self.name!r} vec_ops must be >= 0, got {self.vec_ops}")
 
     # --- constructors -------------------------------------------------------------------------
     @classmethod
@@ -90,11 +105,29 @@ class Layer:
 
     @classmethod
     def eltwise(
-        cls, name: str, C: int, Yo: int, Xo: int = 1, R: int = 1, stride: int = 1, **kw
+        cls,
+        name: str,
+        C: int,
+        Yo: int,
+        Xo: int | None = None,
+        R: int = 1,
+        stride: int = 1,
+        **kw,
     ) -> Layer:
-        """A pool / norm / add over ``C x Yo x Xo`` outputs, each reading an ``R x R`` window."""
+        """A pool / norm / add over ``C x Yo x Xo`` outputs (``Xo`` defaults to ``Yo``, as for a
+        conv), each reading an ``R x R`` window."""
         return cls(
-            name, "eltwise", K=C, C=C, R=R, S=R, Yo=Yo, Xo=Xo, stride=stride, weights=False, **kw
+            name,
+            "eltwise",
+            K=C,
+            C=C,
+            R=R,
+            S=R,
+            Yo=Yo,
+            Xo=Yo if Xo is None else Xo,
+            stride=stride,
+            weights=False,
+            **kw,
         )
 
     # --- shapes -------------------------------------------------------------------------------
@@ -158,6 +191,7 @@ class Model:
         object.__setattr__(self, "layers", tuple(layers))
         object.__setattr__(self, "batch", batch)
         check_positive_int(f"model {name!r} batch", batch)
+        check_at_most(f"model {name!r} batch", batch, MAX_DIM)
         if not self.layers:
             raise ValueError(f"model {name!r} has no layers")
         for i, layer in enumerate(self.layers):

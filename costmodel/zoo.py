@@ -21,7 +21,7 @@ def resnet50() -> list[Layer]:
     input (``skips``); a projection block runs its 1x1 down-sample conv after the three main convs.
     """
     layers = [Layer.conv("conv1", K=64, C=3, R=7, Yo=112, stride=2)]
-    layers.append(Layer.eltwise("maxpool", C=64, Yo=56, R=3, stride=2, skips=()))
+    layers.append(Layer.eltwise("maxpool", C=64, Yo=56, Xo=56, R=3, stride=2, skips=()))
     c_in, res = 64, 56
     for stage, (width, blocks) in enumerate([(64, 3), (128, 4), (256, 6), (512, 3)], start=1):
         for b in range(blocks):
@@ -59,7 +59,7 @@ def resnet50() -> list[Layer]:
                     )
                 )
             c_in, res = out, res_out
-    layers.append(Layer.eltwise("avgpool", C=2048, Yo=1, R=7, stride=7))
+    layers.append(Layer.eltwise("avgpool", C=2048, Yo=1, Xo=1, R=7, stride=7))
     layers.append(Layer.gemm("fc", M=1, N=1000, K=2048))
     return layers
 
@@ -137,7 +137,7 @@ def unet(size: int = 512, in_ch: int = 1, classes: int = 2) -> list[Layer]:
         layers.append(Layer.conv(f"enc{i}.conv2", K=w, C=w, R=3, Yo=res))
         enc_out.append(len(layers) - 1)
         res //= 2
-        layers.append(Layer.eltwise(f"enc{i}.pool", C=w, Yo=res, R=2, stride=2))
+        layers.append(Layer.eltwise(f"enc{i}.pool", C=w, Yo=res, Xo=res, R=2, stride=2))
         c = w
     layers.append(Layer.conv("bottleneck.conv1", K=1024, C=512, R=3, Yo=res))
     layers.append(Layer.conv("bottleneck.conv2", K=1024, C=1024, R=3, Yo=res))

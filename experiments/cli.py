@@ -59,6 +59,12 @@ def add_problem_args(p: argparse.ArgumentParser) -> None:
         default=64,
         help="L2->PE elements per cycle, or 'none' for unconstrained (default 64)",
     )
+    p.add_argument(
+        "--noc-latency",
+        type=int,
+        default=1,
+        help="cycles each L2->PE transfer pays, also with --noc-bw none (default 1)",
+    )
 
 
 def workload_from_args(a: argparse.Namespace) -> Workload:
@@ -74,7 +80,15 @@ def mcm_from_args(a: argparse.Namespace):
     if a.mcm_file:
         return load_mcm(a.mcm_file)
     dfs = tuple(x.strip() for x in a.dataflows.split(","))
-    return mcm(a.pattern, a.rows, a.cols, pes=a.pes, dataflows=dfs, noc_bw=a.noc_bw)
+    return mcm(
+        a.pattern,
+        a.rows,
+        a.cols,
+        pes=a.pes,
+        dataflows=dfs,
+        noc_bw=a.noc_bw,
+        noc_latency=a.noc_latency,
+    )
 
 
 def cmd_cost(a: argparse.Namespace) -> int:

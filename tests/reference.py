@@ -1,4 +1,4 @@
-"""Shared loader of the validation layer set (validation/layers.csv) for the reference-tool tests."""
+"""Shared loader of the validation layer sets and reference-tool outputs for the reference tests."""
 
 from __future__ import annotations
 
@@ -11,15 +11,17 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 
 
+LAYER_LISTS = (
+    ROOT / "validation" / "layers.csv",
+    ROOT / "validation" / "maestro" / "layers_extra.csv",
+)
+
+
 def validation_layers() -> dict[str, tuple[Layer, int]]:
-    """Layer and batch of every row of validation/layers.csv, by name."""
-    lines = [
-        ln
-        for ln in (ROOT / "validation" / "layers.csv").read_text().splitlines()
-        if ln.strip() and not ln.startswith("#")
-    ]
+    """Layer and batch of every row of validation/layers.csv and the MAESTRO-only
+    validation/maestro/layers_extra.csv, by name."""
     out = {}
-    for r in csv.DictReader(lines):
+    for r in (r for path in LAYER_LISTS for r in _rows(path)):
         K, C, R, S, Yo, Xo, st, N = (
             int(r[k]) for k in ("K", "C", "R", "S", "Yo", "Xo", "stride", "N")
         )
@@ -29,6 +31,11 @@ def validation_layers() -> dict[str, tuple[Layer, int]]:
             layer = Layer.conv(r["name"], K=K, C=C, R=R, S=S, Yo=Yo, Xo=Xo, stride=st)
         out[r["name"]] = (layer, N)
     return out
+
+
+def _rows(path: Path) -> list[dict]:
+    lines = [ln for ln in path.read_text().splitlines() if ln.strip() and not ln.startswith("#")]
+    return list(csv.DictReader(lines))
 
 
 def reference_rows(name: str) -> list[dict]:

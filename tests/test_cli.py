@@ -138,3 +138,39 @@ def test_evaluate_schedule_file(tmp_path, capsys):
     )
     out = json.loads(capsys.readouterr().out)
     assert out["latency_s"] == pytest.approx(p.evaluate(simba(p, "ws")).latency_s)
+
+
+def test_huge_yaml_layer_costs_positive_counts(tmp_path, capsys):
+    f = tmp_path / "big.yaml"
+    f.write_text(
+        "name: big\nlayers:\n  - {name: huge, kind: conv, K: 100000000, C: 100000000, Yo: 100000}\n"
+    )
+    assert main(["cost", "--model-file", str(f), "--json"]) == 0
+    row = json.loads(capsys.readouterr().out)["layers"][0]
+    assert row["macs"] == pytest.approx(1e26, rel=1e-15)  # 1e8 * 1e8 * 1e5 * 1e5, no overflow
+    assert min(row["cycles"].values()) > 0 and min(row["energy_uj"].values()) > 0
+
+
+def test_oversized_yaml_layer_one_line_exit_2(tmp_path, capsys):
+    f = tmp_path / "big.yaml"
+    f.write_text("name: big\nlayers:\n  - {name: huge, kind: conv, K: 100000000000, C: 1, Yo: 1}\n")
+    assert main(["cost", "--model-file", str(f)]) == 2
+    err = capsys.readouterr().err
+    assert "K must be <= 2147483647" in err and err.count("\n") == 1
+
+
+def test_noc_latency_is_charged_with_unconstrained_bandwidth(tmp_path, capsys):
+    # A GEMM on `os` (M over every PE) does one (n, k) pair per step, N*K steps, each sending its
+    # outputs: with unconstrained bandwidth a step costs max(latency, 1) and the first one
+    # latency + 1 (MAESTRO's delay model), so N*K at latency 0 and (N*K - 1) * 5 + 6 at latency 5.
+    f = tmp_path / "g.yaml"
+    f.write_text("name: g\nlayers:\n  - {name: g, kind: gemm, M: 128, N: 128, K: 64}\n")
+    cycles = {}
+    for lat in (0, 5):
+        argv = ["cost", "--model-file", str(f), "--pattern", "homo-os", "--rows", "1"]
+        argv += ["--cols", "1", "--noc-bw", "none", "--noc-latency", str(lat), "--json"]
+        assert main(argv) == 0
+        cycles[lat] = json.loads(capsys.readouterr().out)["layers"][0]["cycles"]["os-4096"]
+    assert cycles == {0: 128 * 64, 5: (128 * 64 - 1) * 5 + 6}
+    assert main(["cost", "--noc-latency", "-1"]) == 2
+    assert "noc_latency" in capsys.readouterr().err

@@ -116,3 +116,17 @@ def test_attention_batch_multiplies_heads_not_weights():
     four = layer_cost(qk, ChipletClass("ws"), 4)
     assert four.macs == 4 * one.macs and one.weight_bytes == 0
     assert four.input_bytes == 4 * one.input_bytes
+
+
+def test_latency_is_charged_with_unconstrained_bandwidth():
+    # MAESTRO's delay model with unconstrained bandwidth: every transfer costs the latency L. A GEMM
+    # on `os` (M over every PE) takes N*K steps, each sending its outputs: max(L, 1) cycles each,
+    # the first L + 1 (ingress, then compute).
+    g = Layer.gemm("g", M=128, N=768, K=64)
+    for lat in (0, 1, 5):
+        cc = ChipletClass("os", noc_bw=None, noc_latency=lat)
+        assert layer_cost(g, cc).cycles == (768 * 64 - 1) * max(lat, 1) + lat + 1
+    conv = Layer.conv("l1", K=64, C=64, R=1, Yo=56)  # ResNet-50 layer1 1x1
+    free = layer_cost(conv, ChipletClass("ws", noc_bw=None, noc_latency=0)).cycles
+    assert layer_cost(conv, ChipletClass("ws", noc_bw=None, noc_latency=1)).cycles > 2 * free - 2
+    assert layer_cost(conv, ChipletClass("ws", noc_bw=None, noc_latency=5)).cycles > 5 * free

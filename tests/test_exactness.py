@@ -24,16 +24,36 @@ AGENT_FILE = Path(__file__).parent / "data" / "agent_best_schedules.json"
 
 #: (name, problem factory, random genomes, blocky genomes): 10,400 schedules in all
 RANDOM_CASES = [
-    ("tiny-2x2", lambda: Problem(tiny_workload(), mcm("het-sides", 2, 2), max_windows=4), 2500, 500),
+    (
+        "tiny-2x2",
+        lambda: Problem(tiny_workload(), mcm("het-sides", 2, 2), max_windows=4),
+        2500,
+        500,
+    ),
     (
         "tiny-2x3-small-l2",
         lambda: Problem(tiny_workload(), mcm("het-checkerboard", 2, 3, l2_bytes=160_000)),
         2500,
         500,
     ),
-    ("tiny-3x3", lambda: Problem(tiny_workload(), mcm("het-cross", 3, 3), max_windows=3), 2000, 500),
-    ("tiny-1x3", lambda: Problem(tiny_workload(), mcm("het-sides", 1, 3), max_windows=2), 1000, 300),
-    ("tiny-monolithic", lambda: Problem(tiny_workload(), monolithic(mcm("het-sides", 2, 2))), 200, 0),
+    (
+        "tiny-3x3",
+        lambda: Problem(tiny_workload(), mcm("het-cross", 3, 3), max_windows=3),
+        2000,
+        500,
+    ),
+    (
+        "tiny-1x3",
+        lambda: Problem(tiny_workload(), mcm("het-sides", 1, 3), max_windows=2),
+        1000,
+        300,
+    ),
+    (
+        "tiny-monolithic",
+        lambda: Problem(tiny_workload(), monolithic(mcm("het-sides", 2, 2))),
+        200,
+        0,
+    ),
     ("sc1-3x3", lambda: Problem(scenario("sc1"), mcm("het-sides", 3, 3)), 60, 40),
     ("sc3-2x2", lambda: Problem(scenario("sc3"), mcm("homo-ws", 2, 2)), 60, 40),
     ("sc5-3x3", lambda: Problem(scenario("sc5"), mcm("het-cross", 3, 3)), 20, 20),

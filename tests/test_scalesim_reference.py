@@ -1,6 +1,7 @@
 """`systolic-ws` and `systolic-os` against SCALE-Sim v3 (calculated, stall-free bandwidth):
 tests/data/scalesim_reference.csv on a 32x32 array and scalesim_aspect_reference.csv on
-non-square arrays, made by validation/scalesim/run_scalesim.py. Cycles within 10%."""
+non-square arrays, made by validation/scalesim/run_scalesim.py. Both dataflows match SCALE-Sim's
+cycle count exactly on every row (it reports no energy), so the test asserts equality."""
 
 import pytest
 
@@ -29,6 +30,7 @@ def test_matches_scalesim(r):
         pe_rows=int(r["array_rows"]),
         pe_cols=int(r["array_cols"]),
         noc_bw=None,
+        noc_latency=0,
     )
     assert int(r["stall_cycles"]) == 0
-    assert layer_cost(layer, cc, batch).cycles == pytest.approx(float(r["cycles"]), rel=0.10)
+    assert layer_cost(layer, cc, batch).cycles == int(r["cycles"])

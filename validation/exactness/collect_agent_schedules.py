@@ -63,8 +63,11 @@ def main() -> None:
                         "genome": [int(x) for x in np.asarray(g)],
                     }
                 )
-                print(f"{sc} {pat} {r}x{c} {agent}: {res.best_fitness:.4g} "
-                      f"({time.perf_counter() - t0:.1f} s)", flush=True)
+                print(
+                    f"{sc} {pat} {r}x{c} {agent}: {res.best_fitness:.4g} "
+                    f"({time.perf_counter() - t0:.1f} s)",
+                    flush=True,
+                )
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".tmp")

@@ -7,7 +7,8 @@ Usage:
 The MAESTRO binary comes from the first positional argument or the MAESTRO_BIN environment
 variable.  Stdlib only.  See validation/maestro/README.md for how to build MAESTRO.
 
-Writes one row per (layer, dataflow, PE count, NoC config) to tests/data/maestro_reference.csv.
+Writes one row per (layer, dataflow, PE count, NoC config) to tests/data/maestro_reference.csv,
+for the layers of validation/layers.csv and validation/maestro/layers_extra.csv.
 """
 
 from __future__ import annotations
@@ -24,12 +25,16 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 LAYERS_CSV = REPO / "validation" / "layers.csv"
+# MAESTRO-only families (GEMMs of several shapes, strided 1x1 and 3x3 convs), run on the same grid.
+EXTRA_CSV = HERE / "layers_extra.csv"
 DEFAULT_OUT = REPO / "tests" / "data" / "maestro_reference.csv"
 DEFAULT_INPUTS = HERE / "inputs"
 
 PES = (4096, 256)
-# (noc_bw, noc_latency); None = unconstrained.
-NOC_CONFIGS = ((None, 0), (64, 0), (64, 1), (256, 0), (256, 1))
+# (noc_bw, noc_latency); None = unconstrained.  Every layer runs on the whole grid.
+NOC_BWS = (None, 8, 32, 64, 128, 256, 512)
+NOC_LATENCIES = (0, 1, 5)
+NOC_CONFIGS = tuple((bw, lat) for bw in NOC_BWS for lat in NOC_LATENCIES)
 # Stand-in for "unconstrained": MAESTRO reads these fields with atoi() into an int, so it must be
 # written as a plain integer (not "1e9", which atoi reads as 1).
 HUGE = 1_000_000_000
@@ -305,11 +310,13 @@ def main(argv=None) -> int:
     )
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     ap.add_argument("--inputs", type=Path, default=DEFAULT_INPUTS)
-    ap.add_argument("--layers", type=Path, default=LAYERS_CSV)
+    ap.add_argument(
+        "--layers", type=Path, nargs="+", default=[LAYERS_CSV, EXTRA_CSV], help="layer lists"
+    )
     ap.add_argument("--gen-only", action="store_true", help="only write the input files")
     args = ap.parse_args(argv)
 
-    layers = read_layers(args.layers)
+    layers = [L for path in args.layers for L in read_layers(path)]
     generate_inputs(layers, args.inputs)
     if args.gen_only:
         return 0

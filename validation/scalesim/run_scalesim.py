@@ -242,59 +242,72 @@ def formula(L, df, Ra=ARRAY_ROWS, Ca=ARRAY_COLS):
 # Small layers run on non-square arrays, to tell R_a from C_a in the per-fold
 # cost (the 32x32 reference runs cannot distinguish them).
 ASPECT_ARRAYS = [(16, 64), (64, 16), (8, 32)]
-ASPECT_LAYERS = ['resnet_l1_1x1', 'gpt2l_qk', 'resnet_l4_3x3']
+ASPECT_LAYERS = ["resnet_l1_1x1", "gpt2l_qk", "resnet_l4_3x3"]
 
 
 def aspect_check(njobs):
-    layers = {L['name']: L for L in read_layers()}
+    layers = {L["name"]: L for L in read_layers()}
     write_inputs(list(layers.values()))
-    adir = os.path.join(INPUTS, 'aspect_check')
+    adir = os.path.join(INPUTS, "aspect_check")
     os.makedirs(adir, exist_ok=True)
     jobs = []
-    for (ra, ca) in ASPECT_ARRAYS:
+    for ra, ca in ASPECT_ARRAYS:
         for df in DATAFLOWS:
-            cfg = os.path.join(adir, 'systolic_%dx%d_%s.cfg' % (ra, ca, df))
-            with open(cfg, 'w') as f:
-                f.write(CONFIG_TEMPLATE.format(run_name='run', rows=ra, cols=ca,
-                                               sram=SRAM_KB, df=df))
+            cfg = os.path.join(adir, "systolic_%dx%d_%s.cfg" % (ra, ca, df))
+            with open(cfg, "w") as f:
+                f.write(
+                    CONFIG_TEMPLATE.format(run_name="run", rows=ra, cols=ca, sram=SRAM_KB, df=df)
+                )
             for name in ASPECT_LAYERS:
-                topo = os.path.join(INPUTS, 'topo_%s.csv' % name)
-                outdir = os.path.join(RESULTS, 'aspect_check', '%s_%dx%d_%s' % (name, ra, ca, df))
+                topo = os.path.join(INPUTS, "topo_%s.csv" % name)
+                outdir = os.path.join(RESULTS, "aspect_check", "%s_%dx%d_%s" % (name, ra, ca, df))
                 jobs.append((name, ra, ca, df, cfg, topo, outdir))
 
     def go(j):
         name, ra, ca, df, cfg, topo, outdir = j
         os.makedirs(outdir, exist_ok=True)
-        subprocess.run([sys.executable, os.path.abspath(__file__), '--worker', cfg, topo,
-                        outdir, 'conv'], capture_output=True, text=True, check=True)
+        subprocess.run(
+            [sys.executable, os.path.abspath(__file__), "--worker", cfg, topo, outdir, "conv"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         return j
 
     rows = []
     with ThreadPoolExecutor(max_workers=njobs) as ex:
         for name, ra, ca, df, _cfg, _topo, outdir in ex.map(go, jobs):
-            r = parse_report(os.path.join(outdir, 'run', 'COMPUTE_REPORT.csv'))
+            r = parse_report(os.path.join(outdir, "run", "COMPUTE_REPORT.csv"))
             L = layers[name]
             folds, brief = formula(L, df, ra, ca)
-            P = L['Yo'] * L['Xo'] * L['N']
-            RSC = L['R'] * L['S'] * L['C']
-            T = P if df == 'ws' else RSC
+            P = L["Yo"] * L["Xo"] * L["N"]
+            RSC = L["R"] * L["S"] * L["C"]
+            T = P if df == "ws" else RSC
             # SCALE-Sim source: ws per fold 2*Ra+Ca+T-2, os per fold Ra+Ca+T-2
-            per_fold = (2 * ra + ca + T - 2) if df == 'ws' else (ra + ca + T - 2)
-            rows.append({'layer': name, 'dataflow': 'systolic-' + df, 'array_rows': ra,
-                         'array_cols': ca, 'cycles': r['cycles'],
-                         'stall_cycles': r['stall_cycles'], 'folds': folds,
-                         'brief_formula_cycles': brief,
-                         'rule_cycles': folds * per_fold - 1,
-                         'brief_match': int(brief == r['cycles']),
-                         'rule_match': int(folds * per_fold - 1 == r['cycles'])})
-    p = os.path.join(RESULTS, 'aspect_check.csv')
-    with open(p, 'w', newline='') as f:
+            per_fold = (2 * ra + ca + T - 2) if df == "ws" else (ra + ca + T - 2)
+            rows.append(
+                {
+                    "layer": name,
+                    "dataflow": "systolic-" + df,
+                    "array_rows": ra,
+                    "array_cols": ca,
+                    "cycles": r["cycles"],
+                    "stall_cycles": r["stall_cycles"],
+                    "folds": folds,
+                    "brief_formula_cycles": brief,
+                    "rule_cycles": folds * per_fold - 1,
+                    "brief_match": int(brief == r["cycles"]),
+                    "rule_match": int(folds * per_fold - 1 == r["cycles"]),
+                }
+            )
+    p = os.path.join(RESULTS, "aspect_check.csv")
+    with open(p, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0].keys()))
         w.writeheader()
         w.writerows(rows)
     for r in rows:
         print(r)
-    print('wrote', p)
+    print("wrote", p)
 
 
 def main():

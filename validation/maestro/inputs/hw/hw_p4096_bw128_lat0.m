@@ -1,0 +1,6 @@
+num_pes: 4096
+l1_size_cstr: 1000000000
+l2_size_cstr: 1000000000
+noc_bw_cstr: 128
+offchip_bw_cstr: 1000000000
+NoC_NumHops: 0
