@@ -39,8 +39,10 @@ next                  n      chiplet of the model's previous layer, one-hot (zer
 
 After the last layer, the terminal observation has zero layer and model fields and progress 1.
 
-Reward. 0 until the last layer, then ``-objective / reference`` from ``Problem.evaluate_batch``
-(the evaluator every agent uses), ``reference`` being the mean objective of ``p.sample(64,
+Reward. 0 until the last layer, then ``-objective / reference`` from the exact batch evaluator
+(``Problem.evaluate_batch``, the evaluator every agent uses, docs/evaluation.md; pass
+``evaluator=`` a function of genomes ``[P, G]`` returning a ``BatchResult`` to use another, e.g. a
+search's counting evaluator), ``reference`` being the mean objective of ``p.sample(64,
 seed=0)`` (:func:`env.common.reference_objective`): -1 is an average random schedule, higher is
 better. ``shaped=True`` adds potential-based shaping ``Phi(s') - Phi(s)`` with ``Phi = -max
 chiplet load / (n share)`` and ``Phi = 0`` at the end: a per-step load-balancing hint that sums
