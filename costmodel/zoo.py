@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from .errors import check_choice, check_positive_int
 from .workload import Layer, Model, Workload
+from .zoo_arvr import ARVR_MODELS, ARVR_SCENARIOS
 
 # Element-wise operation counts per element for fused epilogues (our estimates, documented):
 LN_OPS = 5  # mean, variance, normalize, scale, shift
@@ -167,12 +168,16 @@ MODELS: dict[str, Callable[..., list[Layer]]] = {
     "resnet50": resnet50,
     "unet": unet,
     **{key: _transformer_builder(key) for key in _TRANSFORMERS},
+    # SCAR's AR/VR models (sc6-sc10), see zoo_arvr.py: googlenet, d2go, planercnn, midas-small,
+    # emformer, hrvit-b1, hand-sp, eyecod, sp2dense
+    **ARVR_MODELS,
 }
 
 
 def build_model(name: str, batch: int = 1, **params) -> Model:
     """A built-in model by name (``resnet50``, ``unet``, ``gpt2[-medium|-large|-xl]``,
-    ``bert-base``, ``bert-large``); transformers take ``seq_len`` (default 128), U-Net ``size``."""
+    ``bert-base``, ``bert-large``, and the AR/VR models of ``zoo_arvr``); transformers take
+    ``seq_len`` (default 128), U-Net ``size``, the AR/VR models their builders' input sizes."""
     check_choice("model", name, tuple(MODELS))
     try:
         layers = MODELS[name](**params)
@@ -210,9 +215,12 @@ def _replicated(base: str, copies: int) -> list[tuple[str, int]]:
 #: Scaling scenarios: sc5 replicated (copy k's batches offset by k), up to 20 models.
 SCENARIOS.update({"sc5x2": _replicated("sc5", 2), "sc5x4": _replicated("sc5", 4)})
 
+#: SCAR Table III, AR/VR scenarios sc6-sc10 (meant for 256-PE chiplets, constants.PES_ARVR).
+SCENARIOS.update(ARVR_SCENARIOS)
+
 
 def scenario(name: str, seq_len: int = 128) -> Workload:
-    """The workload of a named scenario (``sc1``..``sc5``, ``seed``)."""
+    """The workload of a named scenario (``sc1``..``sc10``, ``seed``, ``sc5x2``, ``sc5x4``)."""
     check_choice("scenario", name, tuple(SCENARIOS))
     models = []
     for model, batch in SCENARIOS[name]:

@@ -49,7 +49,7 @@ def test_cost_report_every_scenario_and_mesh(capsys, sc, size):
     [
         (["cost", "--pattern", "spiral"], "pattern"),
         (["cost", "--model", "vgg"], "model"),
-        (["cost", "--scenario", "sc9"], "scenario"),
+        (["cost", "--scenario", "sc99"], "scenario"),
         (["cost", "--rows", "zero"], "--rows"),
         (["cost", "--noc-bw", "fast"], "--noc-bw"),
         (["cost", "--model-file", "/nonexistent.yaml"], "file not found"),

@@ -59,7 +59,7 @@ def test_custom_workload_from_issue_api():
         (lambda: Model("m", [Layer.conv("x", K=1, C=1)], batch=0), "batch"),
         (lambda: Model("m", [Layer.conv("x", K=1, C=1, skips=(0,))]), "skips"),
         (lambda: Layer("x", kind="lstm"), "layer kind"),
-        (lambda: scenario("sc9"), "scenario"),
+        (lambda: scenario("sc99"), "scenario"),
         (lambda: build_model("resnet50", seq_len=4), "parameters"),
     ],
 )
