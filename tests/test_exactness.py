@@ -22,7 +22,7 @@ RTOL = 1e-9
 BACKENDS = ["numpy", "numba"] if numba_available() else ["numpy"]
 AGENT_FILE = Path(__file__).parent / "data" / "agent_best_schedules.json"
 
-#: (name, problem factory, random genomes, blocky genomes): 10,400 schedules in all
+#: (name, problem factory, random genomes, blocky genomes): 10,240 schedules in all
 RANDOM_CASES = [
     (
         "tiny-2x2",
