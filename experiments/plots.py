@@ -21,12 +21,43 @@ def _save(fig, path: str | Path) -> Path:
     return path
 
 
+def _plain_log_ticks(ax) -> None:
+    """Log axes whose numbers a reader can read off: plain labels at the powers of ten over 3
+    decades or more, at 1, 2, 3 and 5 x each power of ten over 1-3 decades, at every integer
+    multiple over less than a decade, and at evenly spaced values over less than a factor 2
+    (where a log axis would label one tick or none)."""
+    fmt = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 1e4 else f"{v:.4g}")
+    for axis, (lo, hi) in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
+        if axis.get_scale() != "log":
+            continue
+        if hi / lo < 2:
+            axis.set_major_locator(matplotlib.ticker.MaxNLocator(6))
+        else:
+            decades = np.log10(hi / lo)
+            subs = (
+                (1.0,) if decades >= 3 else (1.0, 2.0, 3.0, 5.0) if decades >= 1 else range(1, 10)
+            )
+            axis.set_major_locator(matplotlib.ticker.LogLocator(subs=subs))
+        axis.set_major_formatter(fmt)
+        axis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+
+
 def _step_curve(history: list[dict], key: str, grid: np.ndarray) -> np.ndarray:
     """Best-so-far at each point of ``grid`` (``key`` = evals or seconds) as a step function."""
     xs = np.array([h[key] for h in history], dtype=float)
     ys = np.array([h["best"] for h in history], dtype=float)
     idx = np.searchsorted(xs, grid, side="right") - 1
     return np.where(idx >= 0, ys[np.clip(idx, 0, None)], np.nan)
+
+
+#: Objective names as axis labels with their units (fitness is minimized: for throughput it is
+#: seconds per inference).
+_OBJECTIVE_UNITS = {
+    "edp": "EDP (J s)",
+    "latency": "latency (s)",
+    "energy": "energy (J)",
+    "throughput": "s per inference (1 / throughput)",
+}
 
 
 def fitness_curves(
@@ -37,6 +68,7 @@ def fitness_curves(
 ) -> Path:
     """Median best-so-far and the band between the min and max over seeds, per agent, against
     evaluations (left) and seconds (right)."""
+    ylabel = " ".join(_OBJECTIVE_UNITS.get(w, w) for w in ylabel.split(" "))
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     for ax, key, xlabel in (
         (axes[0], "evals", "schedule evaluations"),
@@ -64,8 +96,7 @@ def fitness_curves(
                 )
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-        ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        _plain_log_ticks(ax)
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         ax.grid(True, which="both", alpha=0.3)
@@ -201,8 +232,7 @@ def pareto(
         ax.scatter([la * 1e3], [e], marker="^s*DPv"[i % 7], s=50, label=name, zorder=4)
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-    ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    _plain_log_ticks(ax)
     ax.set_xlabel("latency (ms)")
     ax.set_ylabel("energy (J)")
     ax.grid(True, which="both", alpha=0.3)
@@ -235,6 +265,7 @@ def bars(
     ax.set_xticklabels(groups)
     if log:
         ax.set_yscale("log")
+        _plain_log_ticks(ax)
     ax.set_ylabel(ylabel)
     ax.grid(True, axis="y", which="both", alpha=0.3)
     ax.legend(fontsize=7, ncol=2)
@@ -249,23 +280,29 @@ def heatmap(
     path: str | Path,
     title: str = "",
     label: str = "",
+    xlabel: str = "",
+    ylabel: str = "",
 ) -> Path:
     fig, ax = plt.subplots(figsize=(1.2 * len(cols) + 3, 0.5 * len(rows) + 2))
     lim = max(abs(np.nanmax(matrix) - 1), abs(1 - np.nanmin(matrix)), 0.05)
     im = ax.imshow(matrix, cmap="RdBu", vmin=1 - lim, vmax=1 + lim, aspect="auto")
     for i in range(len(rows)):
         for j in range(len(cols)):
-            ax.text(j, i, f"{matrix[i, j]:.3f}", ha="center", va="center", fontsize=7)
+            dark = abs(matrix[i, j] - 1) > 0.6 * lim  # white text on the deep colours
+            color = "white" if dark else "black"
+            ax.text(j, i, f"{matrix[i, j]:.3f}", ha="center", va="center", fontsize=7, color=color)
     ax.set_xticks(range(len(cols)))
     ax.set_xticklabels(cols, rotation=30, ha="right", fontsize=8)
     ax.set_yticks(range(len(rows)))
     ax.set_yticklabels(rows, fontsize=8)
+    ax.set_xlabel(xlabel, fontsize=8)
+    ax.set_ylabel(ylabel, fontsize=8)
     fig.colorbar(im, ax=ax, label=label)
     ax.set_title(title)
     return _save(fig, path)
 
 
-def scaling(rows: list[dict], path: str | Path) -> Path:
+def scaling(rows: list[dict], path: str | Path, objective: str = "") -> Path:
     """Evaluations per second, search time to within 5% of the best known, and the best
     objective, against the number of chiplets."""
     n = [r["chiplets"] for r in rows]
@@ -276,12 +313,13 @@ def scaling(rows: list[dict], path: str | Path) -> Path:
     axes[0].set_ylabel("schedule evaluations / s")
     axes[0].legend(fontsize=8)
     axes[1].plot(n, [r["median_seconds_to_5pct"] for r in rows], "o-")
-    axes[1].set_ylabel("search seconds to within 5% of best known")
+    axes[1].set_ylabel("median search seconds to within 5% of best")
     axes[2].plot(n, [r["best"] for r in rows], "o-")
-    axes[2].set_ylabel("best objective found")
+    axes[2].set_ylabel(f"best {_OBJECTIVE_UNITS.get(objective, 'objective')} found")
     for ax in axes:
         ax.set_xscale("log")
         ax.set_yscale("log")
+        _plain_log_ticks(ax)
         ax.set_xlabel("chiplets")
         ax.set_xticks(n)
         ax.set_xticklabels([f"{r['mcm']}\n{r['scenario']}" for r in rows], fontsize=7)

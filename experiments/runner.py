@@ -339,14 +339,22 @@ def run_scar(cfg: dict, out: Path, ex=None) -> str:
             sc: {r["strategy"]: r[key] for r in sub if r["scenario"] == sc}
             for sc in cfg["scenarios"]
         }
+        label = "EDP (J s)" if obj == "edp" else "latency (s)"
         plots.bars(
             grid,
             out / f"bars_{obj}.png",
-            key,
-            title=f"{key} per scenario and strategy (searched for {obj})",
+            label,
+            title=f"{label} per scenario and strategy, {rows_n}x{cols_n} MCMs (searched for {obj})",
         )
         lat_t = [
             {"scenario": sc, **{r["strategy"]: r["latency_s"] for r in sub if r["scenario"] == sc}}
+            for sc in cfg["scenarios"]
+        ]
+        sim_t = [
+            {
+                "scenario": sc,
+                **{r["strategy"]: r["simulated_latency_s"] for r in sub if r["scenario"] == sc},
+            }
             for sc in cfg["scenarios"]
         ]
         edp_t = [
@@ -355,6 +363,8 @@ def run_scar(cfg: dict, out: Path, ex=None) -> str:
         ]
         parts.append(
             f"## Searched for {obj}\n\nLatency (s):\n\n{md_table(lat_t)}\n\n"
+            f"Latency (s) of the same schedules in the discrete-event simulator:\n\n"
+            f"{md_table(sim_t)}\n\n"
             f"EDP (J s):\n\n{md_table(edp_t)}\n"
         )
     parts.append(_scar_paragraph(table, cfg, pes))
@@ -416,10 +426,10 @@ def run_hetero(cfg: dict, out: Path, ex=None) -> str:
     rows_lbl, cols_lbl, cells = [], [], []
     for mix in cfg["mixes"]:
         for pes in cfg["chiplet_pes"]:
-            rows_lbl.append(f"{mix} @{pes}")
+            rows_lbl.append(f"{mix}, {pes} PEs")
     for a, b in cfg["pairs"]:
         for bw in cfg["noc_bw"]:
-            cols_lbl.append(f"{a}+{b} bw={bw or 'inf'}")
+            cols_lbl.append(f"{a}+{b}, bw {bw or 'unconstrained'}")
     matrix = np.full((len(rows_lbl), len(cols_lbl)), np.nan)
     n = (
         len(rows_lbl)
@@ -477,8 +487,12 @@ def run_hetero(cfg: dict, out: Path, ex=None) -> str:
         rows_lbl,
         cols_lbl,
         out / "heatmap.png",
-        title=f"best homogeneous / best heterogeneous {cfg['objective']} (> 1: het pays)",
-        label="ratio",
+        title=f"best homogeneous / best heterogeneous {cfg['objective']} on {R}x{C} MCMs "
+        "(> 1: heterogeneity pays)",
+        label=f"homogeneous / heterogeneous {cfg['objective']}",
+        xlabel="dataflow pair, L2->PE bandwidth (elements/cycle; every transfer pays the "
+        "default latency, 1 cycle)",
+        ylabel="workload mix, PEs per chiplet",
     )
     pays = [c for c in cells if c["homo_over_het"] > 1.01]
     md = (
@@ -530,6 +544,13 @@ def run_benchmark(cfg: dict, out: Path, ex=None) -> str:
                 progress=bar,
                 executor=ex,
             )
+        for i, r in enumerate(rows):  # the simulator's latency beside each run's best schedule
+            d = out / name / r["agent"] / f"seed{r['seed']}"
+            sched = Schedule.from_dict(json.loads((d / "result.json").read_text())["schedule"])
+            items = list(r.items())
+            at = [k for k, _ in items].index("latency_s") + 1
+            sim = simulate(problem, sched).latency_s
+            rows[i] = dict(items[:at] + [("simulated_latency_s", sim)] + items[at:])
         all_rows += [{"problem": name, **r} for r in rows]
         opt = f" (exact optimum {optimum:.6g})" if optimum else ""
         parts.append(f"## {name}{opt}\n\n{md_table(summarize(rows))}\n")
@@ -554,7 +575,7 @@ def _rate(problem: Problem, genomes: np.ndarray, backend: str, repeats: int = 3)
 
 
 def run_scaling(cfg: dict, out: Path, ex=None) -> str:
-    from costmodel.problem import numba_available
+    from costmodel.backends import numba_available
 
     rows = []
     sizes = cfg["sizes"]
@@ -598,7 +619,7 @@ def run_scaling(cfg: dict, out: Path, ex=None) -> str:
             row["median_search_seconds"] = float(np.median([r["seconds"] for r in rs]))
             rows.append(row)
     write_csv(out / "summary.csv", rows)
-    plots.scaling(rows, out / "scaling.png")
+    plots.scaling(rows, out / "scaling.png", cfg["objective"])
     md = (
         f"# {cfg['name']}: scaling with chiplets and models\n\nAgents {cfg['agents']}, seeds "
         f"{cfg['seeds']}, budget {cfg['budget']}, objective {cfg['objective']}; evaluations "
