@@ -1,5 +1,7 @@
-"""Schedule evaluations per second: the vectorized `evaluate_batch` against a plain per-schedule
-Python loop (`Problem.evaluate(decode(g))`, the reference evaluator), in the same run.
+"""Schedule evaluations per second of the numpy batch evaluator (the backend every install has)
+against the per-schedule reference loop (`Problem.evaluate(decode(g))`), in the same run. The
+numba backend has its own benchmark (`bench_numba.py`); this one always measures numpy, whatever
+is installed, and says so.
 
     python benchmarks/bench_evaluator.py [--scenario sc4] [--rows 6 --cols 6] [--pop 1024]
 """
@@ -7,27 +9,14 @@ Python loop (`Problem.evaluate(decode(g))`, the reference evaluator), in the sam
 from __future__ import annotations
 
 import argparse
-import platform
-import time
 
-import numpy as np
+from timing import machine_line, rate
 
 from costmodel import Problem, mcm, scenario
 
 
-def rate(fn, n_items: int, repeats: int) -> float:
-    """Items per second: the median of ``repeats`` timed calls (after one warm-up call)."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return n_items / float(np.median(times))
-
-
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scenario", default="sc4")
     ap.add_argument("--pattern", default="het-sides")
     ap.add_argument("--rows", type=int, default=6)
@@ -42,12 +31,12 @@ def main() -> None:
         f"# {a.scenario} on {a.pattern} {a.rows}x{a.cols}: {p.n_layers} layers, "
         f"{p.mcm.n_chiplets} chiplets, {p.max_windows} windows, genome {p.genome_length}"
     )
-    print(f"# {platform.processor() or platform.machine()}, numpy {np.__version__}, one process")
-    batch = rate(lambda: p.evaluate_batch(G), a.pop, a.repeats)
+    print(f"{machine_line()}, one process")
+    batch = rate(lambda: p.evaluate_batch(G, backend="numpy"), a.pop, a.repeats)
     sub = G[: a.naive]
     naive = rate(lambda: [p.evaluate(p.decode(g)) for g in sub], len(sub), max(1, a.repeats // 2))
-    print(f"evaluate_batch P={a.pop}: {batch:,.0f} schedules/s")
-    print(f"per-schedule loop (reference evaluator): {naive:,.0f} schedules/s")
+    print(f"backend numpy, evaluate_batch P={a.pop}: {batch:,.0f} schedules/s")
+    print(f"per-schedule reference loop (pure Python): {naive:,.0f} schedules/s")
     print(f"speed-up: {batch / naive:,.1f}x")
 
 

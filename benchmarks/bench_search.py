@@ -11,13 +11,14 @@ import time
 import numpy as np
 
 from costmodel import Problem, mcm, scenario
+from costmodel.backends import default_backend
 from search import Budget, run
 
 
 class LoopProblem(Problem):
     """The naive baseline: the same problem, evaluating one schedule at a time in Python."""
 
-    def evaluate_batch(self, genomes, backend=None):
+    def evaluate_batch(self, genomes, backend=None, detail=True):
         from costmodel import BatchResult
 
         rows = [self.evaluate(self.decode(g)) for g in self.repair(np.asarray(genomes))]
@@ -51,8 +52,15 @@ def main() -> None:
     if a.backend:
         fast = p.evaluate_batch
 
-        p.evaluate_batch = lambda g, backend=None: fast(g, a.backend)  # type: ignore[method-assign]
-    print(f"# {a.scenario} ({len(w)} models, {w.n_layers} layers) on {a.rows}x{a.cols} het-sides")
+        def pinned(g, backend=None, detail=True):
+            return fast(g, a.backend, detail)
+
+        p.evaluate_batch = pinned  # type: ignore[method-assign]
+    backend = a.backend or default_backend()
+    print(
+        f"# {a.scenario} ({len(w)} models, {w.n_layers} layers) on {a.rows}x{a.cols} het-sides, "
+        f"backend {backend}"
+    )
     t = time.perf_counter()
     r = run(p, "ga", Budget(evals=a.evals), seed=0)
     dt = time.perf_counter() - t
