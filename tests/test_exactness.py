@@ -147,3 +147,24 @@ def test_best_schedules_of_every_agent(sc):
         g = np.array(genomes, dtype=np.int64)
         assert np.array_equal(p.repair(g), g)  # stored genomes are valid as they are
         check_all_evaluators(p, g)
+
+
+def test_unknown_dispatch_policy_is_refused():
+    with pytest.raises(ValueError, match="fixed-order"):
+        Problem(tiny_workload(), mcm("het-sides", 2, 2), dispatch="greedy")
+
+
+def test_simulator_refuses_schedules_it_cannot_run():
+    from costmodel import Schedule
+
+    p = Problem(tiny_workload(), mcm("het-sides", 2, 2), max_windows=3)
+    s = p.decode(p.sample(1, seed=3)[0])
+    backwards = Schedule([list(w) for w in s.window], s.chiplet, [dict(d) for d in s.micro_batch])
+    backwards.window[0] = [2] + [0] * (len(backwards.window[0]) - 1)  # a window goes back
+    backwards.micro_batch[0] = {0: backwards.micro_batch[0].get(0, 1), 2: 1}
+    with pytest.raises(ValueError, match="windows must not go backwards"):
+        simulate(p, backwards)
+    missing = Schedule([list(w) for w in s.window], [list(c) for c in s.chiplet], s.micro_batch)
+    missing.chiplet[1] = missing.chiplet[1][:-1]  # a layer without a chiplet
+    with pytest.raises(ValueError, match="covers"):
+        simulate(p, missing)
