@@ -28,7 +28,8 @@ from typing import Any
 import yaml
 
 from .hardware import MCM, ChipletClass, mcm
-from .workload import Layer, Model
+from .workload import Layer, Model, Workload
+from .zoo import MODELS, SCENARIOS, build_model, scenario
 
 _LAYER_KEYS = {
     "conv": (
@@ -119,6 +120,66 @@ def load_model(source: str | Path | Mapping) -> Model:
         layer_from_dict(x, f"model {d['name']!r} layer {i}") for i, x in enumerate(d["layers"])
     ]
     return Model(d["name"], layers, d.get("batch", 1))
+
+
+def layer_to_dict(layer: Layer) -> dict:
+    """A layer in the YAML form :func:`layer_from_dict` reads (only the keys its kind takes)."""
+    d: dict[str, Any] = {"name": layer.name, "kind": layer.kind}
+    if layer.kind == "gemm":
+        m, n, k = layer.gemm_dims()
+        d.update(M=m, N=n, K=k, heads=layer.groups, weights=layer.weights)
+    elif layer.kind == "eltwise":
+        d.update(C=layer.C, Yo=layer.Yo, Xo=layer.Xo, R=layer.R, stride=layer.stride)
+    else:
+        d.update(K=layer.K, C=layer.C, R=layer.R, S=layer.S, Yo=layer.Yo, Xo=layer.Xo)
+        d.update(stride=layer.stride, groups=layer.groups, weights=layer.weights)
+    if layer.vec_ops:
+        d["vec_ops"] = layer.vec_ops
+    if layer.skips:
+        d["skips"] = list(layer.skips)
+    return d
+
+
+def model_to_dict(model: Model) -> dict:
+    """A model in the YAML form :func:`load_model` reads."""
+    return {
+        "name": model.name,
+        "batch": model.batch,
+        "layers": [layer_to_dict(x) for x in model.layers],
+    }
+
+
+def load_workload(spec: Any, where: str = "workload") -> Workload:
+    """A workload from ``{scenario: sc1[, seq_len]}``, ``{models: [...]}`` or
+    ``{model_file: path}``, with an optional ``name``. Each ``models`` entry is a built-in model
+    ``{model, batch, seq_len|size}`` or a model definition ``{name, batch, layers}``."""
+    check_keys(
+        f"{where} workload", spec, set(), {"scenario", "seq_len", "models", "model_file", "name"}
+    )
+    name = spec.get("name", "")
+    if "scenario" in spec:
+        if spec["scenario"] not in SCENARIOS:
+            raise ValueError(
+                f"{where}: unknown scenario {spec['scenario']!r}; choices: {', '.join(SCENARIOS)}"
+            )
+        w = scenario(spec["scenario"], seq_len=spec.get("seq_len", 128))
+        return Workload(w.models, name) if name else w
+    if "model_file" in spec:
+        return Workload([load_model(spec["model_file"])], name)
+    models = spec.get("models")
+    if not isinstance(models, list) or not models:
+        raise ValueError(f"{where}: workload needs scenario, models or model_file")
+    out = []
+    for i, m in enumerate(models):
+        if isinstance(m, Mapping) and "layers" in m:
+            out.append(load_model(m))
+            continue
+        check_keys(f"{where} model {i}", m, {"model"}, {"batch", "seq_len", "size"})
+        if m["model"] not in MODELS:
+            raise ValueError(f"{where}: unknown model {m['model']!r}; choices: {', '.join(MODELS)}")
+        params = {k: m[k] for k in ("seq_len", "size") if k in m}
+        out.append(build_model(m["model"], batch=m.get("batch", 1), **params))
+    return Workload(out, name)
 
 
 _CHIPLET_KEYS = {f.name for f in dataclasses.fields(ChipletClass)} - {

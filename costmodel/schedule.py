@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .files import write_text_atomic
 from .stages import stage_bounds
 
 
@@ -60,22 +61,29 @@ class Schedule:
     def to_json(self, path: str | Path | None = None) -> str:
         text = json.dumps(self.to_dict())
         if path is not None:
-            Path(path).write_text(text)
+            write_text_atomic(path, text)
         return text
 
     @classmethod
     def from_dict(cls, d: dict) -> Schedule:
+        """A schedule from :meth:`to_dict`'s form; ``ValueError`` naming the field that is
+        missing or not an integer (``1.5``, ``"a"`` and ``true`` are refused, never truncated)."""
         if not isinstance(d, dict) or not {"window", "chiplet", "micro_batch"} <= set(d):
             raise ValueError("schedule JSON needs the keys window, chiplet and micro_batch")
-        try:
-            mb = [{int(k): int(v) for k, v in x.items()} for x in d["micro_batch"]]
-            return cls(
-                [list(map(int, w)) for w in d["window"]],
-                [list(map(int, c)) for c in d["chiplet"]],
-                mb,
-            )
-        except (TypeError, ValueError, AttributeError) as exc:
-            raise ValueError(f"schedule JSON has a malformed field: {exc}") from None
+        window = _int_rows("window", d["window"])
+        chiplet = _int_rows("chiplet", d["chiplet"])
+        if not isinstance(d["micro_batch"], list):
+            raise ValueError("schedule micro_batch must be a list (one mapping per model)")
+        mb = []
+        for m, x in enumerate(d["micro_batch"]):
+            if not isinstance(x, dict):
+                raise ValueError(f"schedule micro_batch[{m}] must map windows to micro-batch sizes")
+            row = {}
+            for k, v in x.items():
+                w = _as_int(f"micro_batch[{m}] window key", int(k) if _digits(k) else k)
+                row[w] = _as_int(f"micro_batch[{m}][{k!r}]", v)
+            mb.append(row)
+        return cls(window, chiplet, mb)
 
     @classmethod
     def from_json(cls, text_or_path: str | Path) -> Schedule:
@@ -87,3 +95,21 @@ class Schedule:
             return cls.from_dict(json.loads(text))
         except json.JSONDecodeError as exc:
             raise ValueError(f"schedule JSON is not valid JSON: {exc}") from None
+
+
+def _digits(k: object) -> bool:
+    return isinstance(k, str) and k.strip().lstrip("-").isdigit()
+
+
+def _as_int(field: str, v: object) -> int:
+    """``v`` as an int, or ``ValueError`` naming ``field`` (no bools, floats or strings)."""
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+        raise ValueError(f"schedule {field} must be an integer, got {v!r}")
+    return int(v)
+
+
+def _int_rows(name: str, rows: object) -> list[list[int]]:
+    """A list (per model) of lists of ints, or ``ValueError`` naming the first bad entry."""
+    if not isinstance(rows, list) or not all(isinstance(r, list) for r in rows):
+        raise ValueError(f"schedule {name} must be a list (per model) of lists of integers")
+    return [[_as_int(f"{name}[{m}][{i}]", v) for i, v in enumerate(r)] for m, r in enumerate(rows)]

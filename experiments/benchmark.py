@@ -1,6 +1,8 @@
 """Agents x seeds on one problem with equal budgets: a CSV of final objectives and
 time-to-quality, and fitness curves. Each run writes its own ``history.jsonl`` and ``result.json``
-under ``out/<agent>/seed<k>/``; a rerun with the same folder skips the runs that finished."""
+under ``out/<agent>/seed<k>/``; a rerun with the same folder reuses a run only when both files
+are complete and its ``run_hash`` is the one of this run's resolved config (problem, agent,
+options, budget, seed), and recomputes every other (torn, missing, or from another config)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from costmodel import Problem
-from search import Budget, run
+from costmodel.files import atomic_open
+from search import Budget, make_agent, run, run_hash
 
 from .plots import fitness_curves
 
@@ -40,24 +43,69 @@ class BenchmarkRun:
     seed: int
     result: dict
     history: list[dict]
+    reused: bool = False  # finished before with the same run_hash, not recomputed
+
+
+@dataclass
+class RunTally:
+    """Runs reused, recomputed and failed since the last :meth:`reset` (in this process)."""
+
+    reused: int = 0
+    recomputed: int = 0
+    failed: int = 0
+
+    def reset(self) -> None:
+        self.reused = self.recomputed = self.failed = 0
+
+    def count(self, results: list) -> None:
+        """Count the results of an executor's map of :func:`run_one` tasks."""
+        for r in results:
+            if isinstance(r, BenchmarkRun):
+                self.reused += r.reused
+                self.recomputed += not r.reused
+            else:
+                self.failed += 1
+
+    def line(self) -> str:
+        failed = f", {self.failed} failed" if self.failed else ""
+        return f"runs: {self.reused} reused, {self.recomputed} recomputed{failed}"
+
+
+#: what ``chiplet-sched run`` and ``benchmark`` report when they finish
+TALLY = RunTally()
 
 
 def _load_history(path: Path) -> list[dict]:
     return [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
 
 
+def load_finished(d: Path, expected_hash: str) -> tuple[dict, list[dict]] | None:
+    """The result and history of the run in ``d`` if it finished under ``expected_hash`` (both
+    files complete, the history ending at the result's evaluations); ``None`` if it is torn,
+    missing or from another config."""
+    try:
+        res = json.loads((d / "result.json").read_text())
+        hist = _load_history(d / "history.jsonl")
+    except (OSError, ValueError):  # missing, unreadable, torn (JSONDecodeError is a ValueError)
+        return None
+    if not isinstance(res, dict) or res.get("run_hash") != expected_hash:
+        return None
+    if not hist or not isinstance(hist[-1], dict) or hist[-1].get("evals") != res.get("evals"):
+        return None
+    return res, hist
+
+
 def run_one(
     problem: Problem, agent: str, seed: int, budget: Budget, out: Path, options: dict | None = None
 ) -> BenchmarkRun:
+    """Run ``agent`` with ``seed`` into ``out/<agent>/seed<k>``, or reuse the run there if it
+    finished under the same resolved config (:func:`load_finished`)."""
     d = out / agent / f"seed{seed}"
-    if (d / "result.json").exists():  # finished before: keep it
-        return BenchmarkRun(
-            agent,
-            seed,
-            json.loads((d / "result.json").read_text()),
-            _load_history(d / "history.jsonl"),
-        )
-    r = run(problem, agent, budget, seed=seed, log_dir=d, **(options or {}))
+    algo = make_agent(agent, **(options or {}))
+    found = load_finished(d, run_hash(problem, algo, budget, seed))
+    if found is not None:
+        return BenchmarkRun(agent, seed, *found, reused=True)
+    r = run(problem, algo, budget, seed=seed, log_dir=d)
     return BenchmarkRun(agent, seed, json.loads((d / "result.json").read_text()), r.history)
 
 
@@ -86,7 +134,7 @@ def benchmark(
 ) -> list[dict]:
     """Run every agent with every seed (on ``executor``: serial by default), write
     ``benchmark.csv`` and ``fitness_curves.png``. Runs that fail are reported in the CSV with
-    their error; finished runs are kept."""
+    their error; finished runs of the same config are reused (:func:`run_one`)."""
     from search.executors import SerialExecutor, TaskFailure
 
     out = Path(out)
@@ -94,6 +142,7 @@ def benchmark(
     tasks = [(a, s, budget, out, (options or {}).get(a)) for a in agents for s in seeds]
     executor = executor or SerialExecutor()
     results = executor.map(_run_task, tasks, shared=problem)
+    TALLY.count(results)
     if progress is not None:
         progress.update(len(tasks))
     runs = [r for r in results if not isinstance(r, TaskFailure)]
@@ -129,7 +178,7 @@ def benchmark(
                 "status": "ok",
             }
         )
-    with open(out / "benchmark.csv", "w", newline="") as f:
+    with atomic_open(out / "benchmark.csv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=[*CSV_FIELDS, "status"], restval="")
         w.writeheader()
         w.writerows(rows + failed)

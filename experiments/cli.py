@@ -34,37 +34,74 @@ def _noc_bw(text: str) -> float | None:
     return v
 
 
-def add_problem_args(p: argparse.ArgumentParser) -> None:
-    """Options that pick a workload and an MCM (shared by every subcommand that needs them)."""
+#: defaults of the problem options (``evaluate`` fills them in only after seeing which were given)
+PROBLEM_DEFAULTS: dict = {
+    "scenario": None,
+    "model": None,
+    "model_file": None,
+    "batch": 1,
+    "seq_len": 128,
+    "pattern": "het-sides",
+    "mcm_file": None,
+    "rows": 2,
+    "cols": 2,
+    "pes": 4096,
+    "dataflows": "ws,os",
+    "noc_bw": 64,
+    "noc_latency": 1,
+}
+
+
+def add_problem_args(p: argparse.ArgumentParser, defaults: bool = True) -> None:
+    """Options that pick a workload and an MCM (shared by every subcommand that needs them).
+    With ``defaults=False`` an option not given is left out of the namespace, so a command can
+    tell given options from defaults (:func:`fill_problem_defaults` adds them afterwards)."""
+
+    def d(key: str):
+        return PROBLEM_DEFAULTS[key] if defaults else argparse.SUPPRESS
+
     w = p.add_mutually_exclusive_group()
-    w.add_argument("--scenario", help=f"one of {', '.join(SCENARIOS)}")
-    w.add_argument("--model", help=f"one of {', '.join(MODELS)}")
-    w.add_argument("--model-file", help="a model YAML file (see costmodel/config.py)")
-    p.add_argument("--batch", type=int, default=1, help="batch of --model (default 1)")
-    p.add_argument("--seq-len", type=int, default=128, help="transformer sequence length")
+    w.add_argument("--scenario", default=d("scenario"), help=f"one of {', '.join(SCENARIOS)}")
+    w.add_argument("--model", default=d("model"), help=f"one of {', '.join(MODELS)}")
+    w.add_argument(
+        "--model-file", default=d("model_file"), help="a model YAML file (see costmodel/config.py)"
+    )
+    p.add_argument("--batch", type=int, default=d("batch"), help="batch of --model (default 1)")
+    p.add_argument("--seq-len", type=int, default=d("seq_len"), help="transformer sequence length")
     h = p.add_mutually_exclusive_group()
-    h.add_argument("--pattern", default="het-sides", help=f"one of {', '.join(PATTERNS[:-1])}")
-    h.add_argument("--mcm-file", help="an MCM YAML file (pattern or grid)")
-    p.add_argument("--rows", type=int, default=2)
-    p.add_argument("--cols", type=int, default=2)
-    p.add_argument("--pes", type=int, default=4096, help="PEs per chiplet (4096 or 256, or any)")
+    h.add_argument("--pattern", default=d("pattern"), help=f"one of {', '.join(PATTERNS[:-1])}")
+    h.add_argument("--mcm-file", default=d("mcm_file"), help="an MCM YAML file (pattern or grid)")
+    p.add_argument("--rows", type=int, default=d("rows"))
+    p.add_argument("--cols", type=int, default=d("cols"))
+    p.add_argument(
+        "--pes", type=int, default=d("pes"), help="PEs per chiplet (4096 or 256, or any)"
+    )
     p.add_argument(
         "--dataflows",
-        default="ws,os",
+        default=d("dataflows"),
         help=f"the two dataflows of a het pattern, from {', '.join(DATAFLOWS)}",
     )
     p.add_argument(
         "--noc-bw",
         type=_noc_bw,
-        default=64,
+        default=d("noc_bw"),
         help="L2->PE elements per cycle, or 'none' for unconstrained (default 64)",
     )
     p.add_argument(
         "--noc-latency",
         type=int,
-        default=1,
+        default=d("noc_latency"),
         help="cycles each L2->PE transfer pays, also with --noc-bw none (default 1)",
     )
+
+
+def fill_problem_defaults(a: argparse.Namespace) -> set[str]:
+    """Add the defaults of the problem options not given; returns the names of those given."""
+    given = {k for k in PROBLEM_DEFAULTS if hasattr(a, k)}
+    for k, v in PROBLEM_DEFAULTS.items():
+        if k not in given:
+            setattr(a, k, v)
+    return given
 
 
 def workload_from_args(a: argparse.Namespace) -> Workload:
@@ -135,11 +172,15 @@ def executor_from_args(a: argparse.Namespace):
 
 
 def cmd_search(a: argparse.Namespace) -> int:
-    from search import run
+    from contextlib import nullcontext
+
+    from experiments.lock import folder_lock
+    from search import agent_class, run
 
     problem = problem_from_args(a)
+    agent_class(a.algo)  # an unknown agent fails before the folder is made
     budget = budget_from_args(a)
-    with executor_from_args(a) as ex:
+    with folder_lock(a.out) if a.out else nullcontext(), executor_from_args(a) as ex:
         r = run(problem, a.algo, budget, seed=a.seed, log_dir=a.out, executor=ex)
     out = {
         "algorithm": a.algo,
@@ -161,7 +202,8 @@ def cmd_search(a: argparse.Namespace) -> int:
 
 
 def cmd_benchmark(a: argparse.Namespace) -> int:
-    from experiments.benchmark import benchmark, summarize
+    from experiments.benchmark import TALLY, benchmark, summarize
+    from experiments.lock import folder_lock
 
     problem = problem_from_args(a)
     agents = [x.strip() for x in a.agents.split(",") if x.strip()]
@@ -170,7 +212,8 @@ def cmd_benchmark(a: argparse.Namespace) -> int:
     for name in agents:
         agent_class(name)  # unknown names fail before anything runs
     budget = budget_from_args(a)
-    with executor_from_args(a) as ex:
+    TALLY.reset()
+    with folder_lock(a.out), executor_from_args(a) as ex:
         rows = benchmark(problem, agents, list(range(a.seeds)), budget, a.out, executor=ex)
     for s in summarize(rows):
         print(
@@ -179,14 +222,125 @@ def cmd_benchmark(a: argparse.Namespace) -> int:
             f"{100 * s['median_gap']:.2f}%"
         )
     print(f"CSV and fitness curves in {a.out}")
+    print(TALLY.line())
     return 0
+
+
+def _read_schedule_file(path: str) -> dict:
+    """The JSON object in a schedule file or a ``result.json``."""
+    from pathlib import Path
+
+    p = Path(path)
+    if not p.is_file():
+        raise ValueError(f"schedule file not found: {p}")
+    try:
+        d = json.loads(p.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{p}: not valid JSON ({exc})") from None
+    if not isinstance(d, dict):
+        raise ValueError(f"{p}: must hold a JSON object (a schedule or a result.json)")
+    return d
+
+
+def _recorded_mcm(a: argparse.Namespace, given: set[str], spec: dict | None, where: str):
+    """The recorded MCM spec with the MCM options given on the command line put in."""
+    from costmodel.config import load_mcm
+
+    if "mcm_file" in given:
+        return mcm_from_args(a)
+    if spec is None and "pattern" not in given:
+        raise ValueError(f"{where}: its MCM cannot be rebuilt; give --pattern or --mcm-file")
+    if spec is not None and not isinstance(spec, dict):
+        raise ValueError(f"{where}: its MCM record must be a mapping")
+    m = dict(spec or {})
+    if "pattern" in given:
+        m.pop("grid", None)
+        m["pattern"] = a.pattern
+    shape = {"rows", "cols", "dataflows"} & given
+    if shape and "grid" in m:
+        opt = "--" + sorted(shape)[0]
+        raise ValueError(f"{opt} needs --pattern: the MCM recorded in {where} is a grid")
+    for k in ("rows", "cols"):
+        if k in given:
+            m[k] = getattr(a, k)
+    if "pes" in given:
+        m.pop("pe_rows", None)
+        m.pop("pe_cols", None)
+        m["pes"] = a.pes
+    if "dataflows" in given:
+        m["dataflows"] = [x.strip() for x in a.dataflows.split(",")]
+    chiplet = dict(m.get("chiplet", {}))
+    for k in ("noc_bw", "noc_latency"):
+        if k in given:
+            chiplet[k] = getattr(a, k)
+    if chiplet:
+        m["chiplet"] = chiplet
+    return load_mcm(m)
+
+
+def _recorded_workload(a: argparse.Namespace, given: set[str], spec: dict | None, where: str):
+    """The recorded workload, or the one the workload options given name."""
+    from costmodel.config import load_workload
+
+    if given & {"scenario", "model", "model_file"}:
+        return workload_from_args(a)
+    if "batch" in given:
+        raise ValueError("--batch needs --model")
+    if spec is None:
+        raise ValueError(
+            f"{where}: its workload cannot be rebuilt; give --scenario, --model or --model-file"
+        )
+    if "seq_len" in given:
+        if "scenario" not in spec:
+            raise ValueError(f"--seq-len needs --scenario or --model: {where} names no scenario")
+        spec = {**spec, "seq_len": a.seq_len}
+    return load_workload(spec, where)
+
+
+def evaluate_problem(a: argparse.Namespace, recorded: dict | None, where: str):
+    """The problem to evaluate against: the options given, the rest from ``recorded`` (the
+    problem a result.json names); a schedule file without one needs a workload and an MCM."""
+    from costmodel import Problem
+    from costmodel.spec import check_same_problem
+
+    given = fill_problem_defaults(a)
+    if recorded is None:
+        if not given & {"scenario", "model", "model_file"}:
+            raise ValueError(
+                f"{where} names no problem: give --scenario, --model or --model-file "
+                "(or evaluate the result.json a search wrote)"
+            )
+        if "mcm_file" not in given and not {"pattern", "rows", "cols"} <= given:
+            raise ValueError(
+                f"{where} names no problem: give --pattern, --rows and --cols, or --mcm-file "
+                "(or evaluate the result.json a search wrote)"
+            )
+    if not isinstance(recorded, (dict, type(None))):
+        raise ValueError(f"{where}: problem must be a JSON object")
+    rec = recorded or {}
+    workload = _recorded_workload(a, given, rec.get("workload"), where)
+    m = _recorded_mcm(a, given, rec.get("mcm"), where) if recorded else mcm_from_args(a)
+    objective = getattr(a, "objective", None) or rec.get("objective") or "edp"
+    max_windows = a.max_windows if hasattr(a, "max_windows") else rec.get("max_windows")
+    problem = Problem(
+        workload,
+        m,
+        objective=objective,
+        max_windows=max_windows,
+        dispatch=rec.get("dispatch", "fixed-order"),
+    )
+    if recorded is not None:
+        check_same_problem(recorded, problem, where)
+    return problem
 
 
 def cmd_evaluate(a: argparse.Namespace) -> int:
     from costmodel import Schedule
 
-    problem = problem_from_args(a)
-    r = problem.evaluate(Schedule.from_json(a.schedule))
+    d = _read_schedule_file(a.schedule)
+    schedule = Schedule.from_dict(d["schedule"] if "schedule" in d else d)
+    problem = evaluate_problem(a, d.get("problem"), a.schedule)
+    r = problem.evaluate(schedule)
     out = {
         "latency_s": r.latency_s,
         "energy_j": r.energy_j,
@@ -201,14 +355,17 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
 
 
 def cmd_run(a: argparse.Namespace) -> int:
+    from experiments.benchmark import TALLY
     from experiments.config import load_config
-    from experiments.runner import run_config
+    from experiments.runner import check_out, run_config
 
     cfg = load_config(a.config)  # fully validated before anything is written
+    check_out(cfg, a.out, a.force)  # another config's folder: refused before an executor starts
     with executor_from_args(a) as ex:
         folder, md = run_config(cfg, a.out, a.force, ex)
     print(md)
     print(f"results in {folder}")
+    print(TALLY.line())
     return 0
 
 
@@ -270,17 +427,26 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--out", required=True, help="results folder (reruns skip finished runs)")
     add_executor_args(b)
     b.set_defaults(func=cmd_benchmark)
-    e = sub.add_parser("evaluate", help="evaluate a schedule JSON against a problem")
-    add_problem_args(e)
-    e.add_argument("schedule", help="schedule JSON file (Schedule.to_json)")
-    e.add_argument("--objective", default="edp")
-    e.add_argument("--max-windows", type=int, default=None)
+    e = sub.add_parser(
+        "evaluate",
+        help="evaluate a result.json (its problem, unless options override parts of it) or a "
+        "schedule JSON (with --scenario/--model/--model-file and --pattern/--mcm-file)",
+    )
+    add_problem_args(e, defaults=False)
+    e.add_argument("schedule", help="a search's result.json, or a schedule file (Schedule.to_json)")
+    e.add_argument("--objective", default=argparse.SUPPRESS, help="default: recorded, else edp")
+    e.add_argument("--max-windows", type=int, default=argparse.SUPPRESS)
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=cmd_evaluate)
     r = sub.add_parser("run", help="run an experiment config (YAML)")
     r.add_argument("config", help="e.g. experiments/configs/quickstart.yaml")
     r.add_argument("--out", default=None, help="results folder (default results/<name>)")
-    r.add_argument("--force", action="store_true", help="reuse a folder of another config")
+    r.add_argument(
+        "--force",
+        action="store_true",
+        help="use a folder of another config: its runs are recomputed unless their resolved "
+        "problem, agent, options, budget and seed are the same",
+    )
     add_executor_args(r)
     r.set_defaults(func=cmd_run)
     pl = sub.add_parser("plot", help="fitness curves from a results folder's histories")
@@ -300,6 +466,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except BrokenPipeError:  # e.g. piped into head
         return 0
+    except KeyboardInterrupt:
+        print(
+            "interrupted: finished runs are kept; rerun the same command to continue",
+            file=sys.stderr,
+        )
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -8,8 +8,8 @@ from typing import Any
 
 import yaml
 
-from costmodel import MODELS, SCENARIOS, Problem, Workload, build_model, scenario
-from costmodel.config import check_keys, load_mcm, load_model
+from costmodel import SCENARIOS, Problem, Workload
+from costmodel.config import check_keys, load_mcm, load_workload
 
 KINDS = ("search", "seed", "scar", "hetero", "benchmark", "scaling")
 COMMON = {
@@ -105,28 +105,9 @@ def validate_config(cfg: Any, where: str = "config") -> dict:
 
 
 def build_workload(spec: Any, where: str = "workload") -> Workload:
-    """``{scenario: sc1[, seq_len]}``, ``{models: [{model, batch, seq_len|size}]}`` or
-    ``{model_file: path}``."""
-    check_keys(f"{where} workload", spec, set(), {"scenario", "seq_len", "models", "model_file"})
-    if "scenario" in spec:
-        if spec["scenario"] not in SCENARIOS:
-            raise ValueError(
-                f"{where}: unknown scenario {spec['scenario']!r}; choices: {', '.join(SCENARIOS)}"
-            )
-        return scenario(spec["scenario"], seq_len=spec.get("seq_len", 128))
-    if "model_file" in spec:
-        return Workload([load_model(spec["model_file"])])
-    models = spec.get("models")
-    if not isinstance(models, list) or not models:
-        raise ValueError(f"{where}: workload needs scenario, models or model_file")
-    out = []
-    for i, m in enumerate(models):
-        check_keys(f"{where} model {i}", m, {"model"}, {"batch", "seq_len", "size"})
-        if m["model"] not in MODELS:
-            raise ValueError(f"{where}: unknown model {m['model']!r}; choices: {', '.join(MODELS)}")
-        params = {k: m[k] for k in ("seq_len", "size") if k in m}
-        out.append(build_model(m["model"], batch=m.get("batch", 1), **params))
-    return Workload(out)
+    """``{scenario: sc1[, seq_len]}``, ``{models: [{model, batch, seq_len|size}]}`` (or inline
+    model definitions ``{name, batch, layers}``) or ``{model_file: path}``."""
+    return load_workload(spec, where)
 
 
 def build_problem(spec: Mapping, objective: str, max_windows: int | None = None) -> Problem:

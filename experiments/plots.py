@@ -11,13 +11,19 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from costmodel.files import atomic_open  # noqa: E402
+
 
 def _save(fig, path: str | Path) -> Path:
-    """Lay out, write as PNG and close a figure."""
-    fig.tight_layout()
+    """Lay out, write (whole, atomically; the format from the suffix, PNG by default) and close
+    a figure."""
     path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    try:
+        fig.tight_layout()
+        with atomic_open(path, "wb") as f:
+            fig.savefig(f, dpi=110, format=path.suffix.lstrip(".") or "png")
+    finally:
+        plt.close(fig)
     return path
 
 
@@ -247,28 +253,40 @@ def bars(
     ylabel: str,
     title: str = "",
     log: bool = True,
+    values: bool = False,
 ) -> Path:
-    """Grouped bars: one group per row key (e.g. scenario), one bar per column key (strategy)."""
+    """Grouped bars: one group per row key (e.g. scenario), one bar per column key (strategy);
+    ``values`` writes each bar's value (4 significant digits) above it and the legend beside."""
     groups = list(table)
     series = list(dict.fromkeys(k for g in groups for k in table[g]))
     width = 0.8 / max(len(series), 1)
-    fig, ax = plt.subplots(figsize=(max(7, 1.6 * len(groups) + 2), 4.5))
+    wide = 2.2 * len(groups) + 4 if values else 1.6 * len(groups) + 2
+    fig, ax = plt.subplots(figsize=(max(7, wide), 5 if values else 4.5))
     x = np.arange(len(groups))
     for i, s in enumerate(series):
-        ax.bar(
+        bars_ = ax.bar(
             x + i * width - 0.4 + width / 2,
             [table[g].get(s, np.nan) for g in groups],
             width,
             label=s,
         )
+        if values:
+            ax.bar_label(bars_, fmt="%.4g", rotation=90, fontsize=7, padding=2)
     ax.set_xticks(x)
     ax.set_xticklabels(groups)
     if log:
         ax.set_yscale("log")
+    if values:  # room above the tallest bar for its label
+        lo, hi = ax.get_ylim()
+        ax.set_ylim(lo, hi * 4 if log else hi * 1.15)
+    if log:
         _plain_log_ticks(ax)
     ax.set_ylabel(ylabel)
     ax.grid(True, axis="y", which="both", alpha=0.3)
-    ax.legend(fontsize=7, ncol=2)
+    if values:
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    else:
+        ax.legend(fontsize=7, ncol=2)
     ax.set_title(title)
     return _save(fig, path)
 

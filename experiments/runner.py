@@ -1,7 +1,8 @@
 """Experiment runners, one per config ``kind``. Every results folder gets the resolved config,
-the runs' JSON-lines histories, a CSV summary, its plots and a ``summary.md``; a rerun with the
-same folder continues (finished runs are kept), and a folder made by another config is refused
-unless ``force``."""
+the runs' JSON-lines histories, a CSV summary, its plots and a ``summary.md``, each file written
+whole (:mod:`costmodel.files`), under the folder's lock (:mod:`experiments.lock`); a rerun with the
+same folder continues (finished runs of the same resolved config are kept, torn or other runs
+recomputed), and a folder made by another config is refused unless ``force``."""
 
 from __future__ import annotations
 
@@ -27,26 +28,44 @@ from costmodel import (
     simulate,
 )
 from costmodel.config import load_mcm
+from costmodel.files import atomic_open, write_text_atomic
 from search import Budget
 
 from . import plots
-from .benchmark import benchmark, summarize
+from .benchmark import TALLY, benchmark, summarize
 from .config import build_problem, build_workload
+from .lock import folder_lock
 
 PAPER_SEED = {"throughput": 2.2, "energy_efficiency": 1.9}  # arXiv 2312.09401 abstract
 
 
-def prepare_out(cfg: dict, out: str | Path | None, force: bool) -> Path:
-    """The results folder, with the resolved config in it; refuses another config's folder."""
-    out = Path(out or cfg.get("out") or Path("results") / cfg["name"])
-    text = yaml.safe_dump(cfg, sort_keys=True)
+def results_folder(cfg: dict, out: str | Path | None) -> Path:
+    """``out``, else the config's ``out``, else ``results/<name>``."""
+    return Path(out or cfg.get("out") or Path("results") / cfg["name"])
+
+
+def check_out(cfg: dict, out: str | Path | None, force: bool) -> Path:
+    """The results folder; ``ValueError`` if it holds another config's results and not
+    ``force`` (writes nothing)."""
+    out = results_folder(cfg, out)
     saved = out / "config.yaml"
-    if saved.exists() and saved.read_text() != text and not force:
+    if saved.exists() and saved.read_text() != yaml.safe_dump(cfg, sort_keys=True) and not force:
         raise ValueError(
             f"results folder {out} holds another config's results; use another --out or --force"
         )
+    return out
+
+
+def prepare_out(cfg: dict, out: str | Path | None, force: bool) -> Path:
+    """The results folder, with the resolved config in it; refuses another config's folder.
+    With ``force`` it takes the new config; runs are still reused only under their own
+    ``run_hash`` (:func:`experiments.benchmark.run_one`), so nothing is relabeled."""
+    out = check_out(cfg, out, force)
+    text = yaml.safe_dump(cfg, sort_keys=True)
+    saved = out / "config.yaml"
     out.mkdir(parents=True, exist_ok=True)
-    saved.write_text(text)
+    if not saved.exists() or saved.read_text() != text:
+        write_text_atomic(saved, text)
     return out
 
 
@@ -56,7 +75,7 @@ def progress(total: int, desc: str):
 
 def write_csv(path: Path, rows: list[dict]) -> None:
     fields = list(dict.fromkeys(k for r in rows for k in r))
-    with open(path, "w", newline="") as f:
+    with atomic_open(path, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=fields)
         w.writeheader()
         w.writerows(rows)
@@ -110,11 +129,9 @@ def searched(problem: Problem, cfg: dict, out: Path, bar=None, executor=None):
         for a in cfg["agents"]
         for s in cfg["seeds"]
     ]
-    runs = [
-        r
-        for r in (executor or SerialExecutor()).map(_run_task, tasks, shared=problem)
-        if not isinstance(r, TaskFailure)
-    ]
+    results = (executor or SerialExecutor()).map(_run_task, tasks, shared=problem)
+    TALLY.count(results)
+    runs = [r for r in results if not isinstance(r, TaskFailure)]
     if bar is not None:
         bar.update(len(tasks))
     if not runs:
@@ -161,7 +178,7 @@ def run_search(cfg: dict, out: Path, ex=None) -> str:
     )
     plots.floorplan(problem, schedule, problem.evaluate(schedule), out / "floorplan.png")
     fronts = []
-    for seed in cfg["seeds"]:
+    for seed in cfg["seeds"] if "nsga2" in cfg["agents"] else []:
         f = out / "nsga2" / f"seed{seed}" / "result.json"
         if f.exists():
             fronts += json.loads(f.read_text()).get("pareto", [])
@@ -182,7 +199,7 @@ def run_search(cfg: dict, out: Path, ex=None) -> str:
         f"Pictures: fitness_curves.png, gantt.png, floorplan.png"
         f"{', pareto.png' if fronts else ''}.\n"
     )
-    (out / "summary.md").write_text(md)
+    write_text_atomic(out / "summary.md", md)
     return md
 
 
@@ -291,16 +308,19 @@ def run_seed(cfg: dict, out: Path, ex=None) -> str:
         f"are not public; our ratios are what this model gives under the stated "
         f"assumptions, not a fit to the paper.\n"
     )
-    (out / "summary.md").write_text(md)
+    write_text_atomic(out / "summary.md", md)
     return md
 
 
-# --- kind: scar (sc1..sc5 by strategy) ------------------------------------------------------------
+# --- kind: scar (SCAR's scenarios by strategy) ----------------------------------------------------
+NORM_REF = "standalone-ws"  # SCAR Table V normalizes EDP to the standalone WS baseline
+
+
 def run_scar(cfg: dict, out: Path, ex=None) -> str:
     rows_n, cols_n = cfg.get("rows", 3), cfg.get("cols", 3)
     pes = cfg.get("pes", 4096)
     objectives = cfg.get("objectives", [cfg["objective"]])
-    table = []
+    table, placement = [], []
     n_search = sum(s.startswith("search:") for s in cfg["strategies"])
     total = (
         len(cfg["scenarios"]) * len(objectives) * n_search * len(cfg["agents"]) * len(cfg["seeds"])
@@ -319,7 +339,10 @@ def run_scar(cfg: dict, out: Path, ex=None) -> str:
                             max_windows=cfg.get("max_windows"),
                         )
                         res, sched = searched(p, cfg, out / obj / sc / pattern, bar, ex)
-                        f = figures(p, sched)
+                        placement += [
+                            {"objective": obj, "scenario": sc, "strategy": strat, **r}
+                            for r in _placement(p, sched)
+                        ]
                     else:
                         kind, _, df = strat.partition("-")
                         p = Problem(
@@ -328,10 +351,41 @@ def run_scar(cfg: dict, out: Path, ex=None) -> str:
                             objective=obj,
                             max_windows=cfg.get("max_windows"),
                         )
-                        f = figures(p, baseline_schedule(p, strat))
-                    table.append({"objective": obj, "scenario": sc, "strategy": strat, **f})
+                        sched = baseline_schedule(p, strat)
+                    table.append(
+                        {
+                            "objective": obj,
+                            "scenario": sc,
+                            "strategy": strat,
+                            **figures(p, sched),
+                            "os_layer_share": _os_layer_share(p, sched),
+                        }
+                    )
     write_csv(out / "summary.csv", table)
-    parts = [f"# {cfg['name']}: SCAR scenarios on {rows_n}x{cols_n} MCMs\n"]
+    norm = scar_normalized(table, cfg["scenarios"])
+    if norm:
+        write_csv(out / "edp_normalized.csv", norm)
+    if placement:
+        write_csv(out / "placement.csv", placement)
+    layer_rows, model_rows = _os_vs_ws(cfg["scenarios"], pes)
+    write_csv(out / "layers_os_vs_ws.csv", layer_rows)
+    files = [
+        "summary.csv (every row, with `os_layer_share`, the share of the workload's layers "
+        "on `os` chiplets)"
+    ]
+    if norm:
+        files.append("edp_normalized.csv")
+    if placement:
+        files.append(
+            "placement.csv (per searched schedule and model: its layers and depthwise convs on "
+            "`os` chiplets, its chiplets and windows)"
+        )
+    files.append("layers_os_vs_ws.csv")
+    parts = [
+        f"# {cfg['name']}: SCAR scenarios on {rows_n}x{cols_n} MCMs of {pes}-PE chiplets\n",
+        f"Strategies {cfg['strategies']}; searched with {cfg['agents']} x seeds {cfg['seeds']}, "
+        f"budget {cfg['budget']} per run, the best run kept. Files: {', '.join(files)}.\n",
+    ]
     for obj in objectives:
         sub = [r for r in table if r["objective"] == obj]
         key = "edp" if obj == "edp" else "latency_s"
@@ -344,78 +398,256 @@ def run_scar(cfg: dict, out: Path, ex=None) -> str:
             grid,
             out / f"bars_{obj}.png",
             label,
-            title=f"{label} per scenario and strategy, {rows_n}x{cols_n} MCMs (searched for {obj})",
+            title=f"{label} per scenario and strategy, {rows_n}x{cols_n} MCMs of {pes}-PE "
+            f"chiplets (searched for {obj})",
+            values=True,
         )
-        lat_t = [
-            {"scenario": sc, **{r["strategy"]: r["latency_s"] for r in sub if r["scenario"] == sc}}
-            for sc in cfg["scenarios"]
-        ]
-        sim_t = [
-            {
-                "scenario": sc,
-                **{r["strategy"]: r["simulated_latency_s"] for r in sub if r["scenario"] == sc},
-            }
-            for sc in cfg["scenarios"]
-        ]
-        edp_t = [
-            {"scenario": sc, **{r["strategy"]: r["edp"] for r in sub if r["scenario"] == sc}}
-            for sc in cfg["scenarios"]
-        ]
+
+        def per_scenario(field: str, rows: list[dict] = sub) -> list[dict]:
+            return [
+                {"scenario": sc, **{r["strategy"]: r[field] for r in rows if r["scenario"] == sc}}
+                for sc in cfg["scenarios"]
+            ]
+
         parts.append(
-            f"## Searched for {obj}\n\nLatency (s):\n\n{md_table(lat_t)}\n\n"
+            f"## Searched for {obj}\n\nLatency (s):\n\n{md_table(per_scenario('latency_s'))}\n\n"
             f"Latency (s) of the same schedules in the discrete-event simulator:\n\n"
-            f"{md_table(sim_t)}\n\n"
-            f"EDP (J s):\n\n{md_table(edp_t)}\n"
+            f"{md_table(per_scenario('simulated_latency_s'))}\n\n"
+            f"EDP (J s):\n\n{md_table(per_scenario('edp'))}\n\n"
+            f"Share of the workload's layers on `os` chiplets:\n\n"
+            f"{md_table(per_scenario('os_layer_share'), '.3f')}\n"
         )
-    parts.append(_scar_paragraph(table, cfg, pes))
+        nsub = [
+            {k: v for k, v in r.items() if k != "objective"} for r in norm if r["objective"] == obj
+        ]
+        if nsub:
+            plots.bars(
+                {r["scenario"]: {k: v for k, v in r.items() if k != "scenario"} for r in nsub},
+                out / f"bars_edp_normalized_{obj}.png",
+                f"EDP / EDP of {NORM_REF}",
+                title=f"EDP over {NORM_REF} per scenario, {rows_n}x{cols_n} MCMs of {pes}-PE "
+                f"chiplets (searched for {obj}; < 1: better than {NORM_REF})",
+                values=True,
+            )
+            parts.append(
+                f"EDP over the scenario's {NORM_REF} EDP (SCAR Table V's layout; < 1: better "
+                f"than {NORM_REF}; edp_normalized.csv):\n\n{md_table(nsub, '.3f')}\n"
+            )
+    conv = _convergence(cfg, out, objectives)
+    if conv:
+        parts.append(
+            "## Search convergence\n\nPer searched pattern: the best over seeds after 10% and "
+            "50% of the budget over the final best, and the worst seed's final best over the "
+            "best seed's (1.000: converged and seed-independent; from the runs' "
+            f"history.jsonl):\n\n{md_table(conv, '.3f')}\n"
+        )
+    parts.append(_scar_paragraph(table, cfg, pes, model_rows))
     md = "\n".join(parts)
-    (out / "summary.md").write_text(md)
+    write_text_atomic(out / "summary.md", md)
     return md
 
 
-def _scar_paragraph(table: list[dict], cfg: dict, pes: int) -> str:
-    """Hold the results against SCAR's finding and name the layers that decide it."""
-    lines = [
-        "## Against SCAR's finding\n",
-        "SCAR reports heterogeneous MCMs losing slightly to homogeneous NVDLA-like ones on "
-        "sc1-sc3 and winning on sc4-sc5. Here, per scenario, best heterogeneous over best "
-        "homogeneous (ratio of the objective; > 1: heterogeneity pays):\n",
-    ]
+def scar_normalized(table: list[dict], scenarios: list[str], ref: str = NORM_REF) -> list[dict]:
+    """Per objective and scenario, every strategy's EDP over the EDP of strategy ``ref`` in the
+    same scenario and objective (SCAR Table V's layout); empty when ``ref`` was not run."""
+    out = []
+    for obj in dict.fromkeys(r["objective"] for r in table):
+        for sc in scenarios:
+            sub = [r for r in table if r["objective"] == obj and r["scenario"] == sc]
+            base = [r["edp"] for r in sub if r["strategy"] == ref]
+            if base:
+                out.append(
+                    {
+                        "objective": obj,
+                        "scenario": sc,
+                        **{r["strategy"]: r["edp"] / base[0] for r in sub},
+                    }
+                )
+    return out
+
+
+def _convergence(cfg: dict, out: Path, objectives: list[str]) -> list[dict]:
+    """Per objective, scenario and searched pattern, from the runs' histories: the best over
+    seeds at 10% and 50% of an evaluation budget over the final best, and the worst seed's final
+    best over the best seed's; empty for a budget in seconds."""
+    evals = cfg["budget"].get("evals")
+    if not evals:
+        return []
+    rows = []
+    for obj in objectives:
+        for sc in cfg["scenarios"]:
+            for strat in cfg["strategies"]:
+                if not strat.startswith("search:"):
+                    continue
+                pattern = strat.split(":", 1)[1]
+                hists = [
+                    [json.loads(line) for line in f.read_text().splitlines() if line]
+                    for a in cfg["agents"]
+                    for s in cfg["seeds"]
+                    if (f := out / obj / sc / pattern / a / f"seed{s}" / "history.jsonl").exists()
+                ]
+                if not hists:
+                    continue
+                finals = [h[-1]["best"] for h in hists]
+                best = min(finals)
+                rows.append(
+                    {
+                        "objective": obj,
+                        "scenario": sc,
+                        "strategy": strat,
+                        "at_10pct_over_final": _best_until(hists, 0.1 * evals) / best,
+                        "at_50pct_over_final": _best_until(hists, 0.5 * evals) / best,
+                        "worst_seed_over_best_seed": max(finals) / best,
+                    }
+                )
+    return rows
+
+
+def _best_until(histories: list[list[dict]], evals: float) -> float:
+    """The best objective any of ``histories`` reached within ``evals`` evaluations."""
+    return min(
+        (x["best"] for h in histories for x in h if x["evals"] <= evals), default=float("inf")
+    )
+
+
+def _depthwise(layer) -> bool:
+    """A depthwise conv: one group per input channel."""
+    return layer.kind == "conv" and layer.groups > 1 and layer.groups == layer.C
+
+
+def _placement(problem: Problem, schedule) -> list[dict]:
+    """Per model of a schedule: its layers and depthwise convs, how many of each sit on ``os``
+    chiplets, the chiplets it uses and its windows."""
+    rows = []
+    for model, chips, wins in zip(problem.workload.models, schedule.chiplet, schedule.window):
+        on_os = [problem.mcm.chiplet_class(int(c)).dataflow == "os" for c in chips]
+        dw = [_depthwise(lay) for lay in model.layers]
+        rows.append(
+            {
+                "model": model.name,
+                "layers": len(on_os),
+                "layers_on_os": sum(on_os),
+                "depthwise": sum(dw),
+                "depthwise_on_os": sum(a and b for a, b in zip(on_os, dw)),
+                "chiplets": " ".join(str(c) for c in sorted(set(map(int, chips)))),
+                "windows": len(set(map(int, wins))),
+            }
+        )
+    return rows
+
+
+def _os_layer_share(problem: Problem, schedule) -> float:
+    """Share of the workload's layers placed on chiplets whose dataflow is ``os``."""
+    on = [problem.mcm.chiplet_class(int(c)).dataflow == "os" for cs in schedule.chiplet for c in cs]
+    return sum(on) / len(on)
+
+
+def _os_vs_ws(scenarios: list[str], pes: int) -> tuple[list[dict], list[dict]]:
+    """Every layer of every model of ``scenarios`` (once per model and batch) on a ``ws`` and an
+    ``os`` chiplet of ``pes`` PEs at the model's batch: cycles, energy, ``os`` speedup; and per
+    model, the layers ``os`` runs in fewer cycles and the whole model's ratios, with
+    ``best_of_both_over_ws``: cycles if every layer ran on its faster dataflow, over all-``ws``."""
     ws, os_ = ChipletClass.with_pes("ws", pes), ChipletClass.with_pes("os", pes)
+    layers, models, seen = [], [], set()
+    for sc in scenarios:
+        for m in scenario(sc).models:
+            if (m.name, m.batch) in seen:
+                continue
+            seen.add((m.name, m.batch))
+            a = layer_costs(m.layers, ws, m.batch)
+            b = layer_costs(m.layers, os_, m.batch)
+            for i, layer in enumerate(m.layers):
+                layers.append(
+                    {
+                        "model": m.name,
+                        "batch": m.batch,
+                        "layer": layer.name,
+                        "kind": layer.kind,
+                        "depthwise": _depthwise(layer),
+                        "macs": layer.macs(m.batch),
+                        "ws_cycles": float(a.cycles[i]),
+                        "os_cycles": float(b.cycles[i]),
+                        "os_speedup": float(a.cycles[i] / b.cycles[i]),
+                        "ws_energy_j": float(a.energy_pj[i]) * 1e-12,
+                        "os_energy_j": float(b.energy_pj[i]) * 1e-12,
+                    }
+                )
+            faster = np.array(
+                [
+                    lay.kind != "eltwise" and b.cycles[i] < a.cycles[i]
+                    for i, lay in enumerate(m.layers)
+                ]
+            )
+            ws_total = float(a.cycles.sum())
+            dw = np.array([_depthwise(lay) for lay in m.layers])
+            models.append(
+                {
+                    "scenario": sc,
+                    "model": m.name,
+                    "batch": m.batch,
+                    "layers": len(m.layers),
+                    "os_faster_layers": int(faster.sum()),
+                    "their_share_of_ws_cycles": float(a.cycles[faster].sum()) / ws_total,
+                    "depthwise": int(dw.sum()),
+                    "depthwise_share_of_ws_cycles": float(a.cycles[dw].sum()) / ws_total,
+                    "depthwise_os_speedup": (
+                        float(a.cycles[dw].sum() / b.cycles[dw].sum()) if dw.any() else float("nan")
+                    ),
+                    "depthwise_energy_os_over_ws": (
+                        float(b.energy_pj[dw].sum() / a.energy_pj[dw].sum())
+                        if dw.any()
+                        else float("nan")
+                    ),
+                    "cycles_os_over_ws": float(b.cycles.sum()) / ws_total,
+                    "energy_os_over_ws": float(b.energy_pj.sum() / a.energy_pj.sum()),
+                    "best_of_both_over_ws": float(np.minimum(a.cycles, b.cycles).sum()) / ws_total,
+                }
+            )
+    return layers, models
+
+
+def _scar_paragraph(table: list[dict], cfg: dict, pes: int, model_rows: list[dict]) -> str:
+    """Best heterogeneous against best homogeneous per scenario, and the layers that decide it.
+    Figures only: README.md holds them against SCAR's and draws the conclusions."""
+    lines = [
+        "## Heterogeneous against homogeneous\n",
+        "Per scenario, the best heterogeneous strategy's objective over the best homogeneous "
+        "one's (baselines and searched homogeneous patterns; > 1: heterogeneity pays):\n",
+    ]
     for obj in dict.fromkeys(r["objective"] for r in table):
         key = "edp" if obj == "edp" else "latency_s"
         for sc in cfg["scenarios"]:
             sub = [r for r in table if r["objective"] == obj and r["scenario"] == sc]
-            het = [r[key] for r in sub if "het" in r["strategy"]]
-            homo = [r[key] for r in sub if "het" not in r["strategy"]]
+            het = [r for r in sub if "het" in r["strategy"]]
+            homo = [r for r in sub if "het" not in r["strategy"]]
             if het and homo:
-                lines.append(f"- {obj}, {sc}: {min(homo) / min(het):.3f}")
+                a, b = min(homo, key=lambda r: r[key]), min(het, key=lambda r: r[key])
+                lines.append(
+                    f"- {obj}, {sc}: {a[key] / b[key]:.3f} ({b['strategy']} against "
+                    f"{a['strategy']})"
+                )
     lines.append(
-        "\nWhat decides it, layer by layer: the layers on which `os` beats `ws` "
-        "(fewer cycles at this chiplet size and the default L2->PE bandwidth):\n"
+        f"\nLayer by layer: per model, the layers on which `os` beats `ws` (fewer cycles on a "
+        f"{pes}-PE chiplet at the model's batch and the default L2->PE bandwidth), their share of "
+        f"the model's cycles on `ws`, the whole model's cycles and energy on `os` over `ws`, and "
+        f"its cycles if every layer ran on its faster dataflow over all-`ws`; `depthwise`: the "
+        f"depthwise convs, their share of the model's `ws` cycles, their cycles on `ws` over `os` "
+        f"and their energy on `os` over `ws`. Each model and batch once, under the first scenario that has it "
+        f"(layers_os_vs_ws.csv has every layer):\n\n{md_table(model_rows, '.3f')}\n\n"
+        f"The `os`-faster layers with the largest speedups, per scenario:\n"
     )
+    ws, os_ = ChipletClass.with_pes("ws", pes), ChipletClass.with_pes("os", pes)
     for sc in cfg["scenarios"]:
-        w = scenario(sc)
         wins = []
-        for m in w.models:
+        for m in scenario(sc).models:
             a = layer_costs(m.layers, ws, m.batch)
             b = layer_costs(m.layers, os_, m.batch)
             for i, layer in enumerate(m.layers):
                 if layer.kind != "eltwise" and b.cycles[i] < a.cycles[i]:
-                    wins.append(f"{m.name}/{layer.name} ({a.cycles[i] / b.cycles[i]:.1f}x)")
-        lines.append(
-            f"- {sc}: {len(wins)} layers: {', '.join(wins[:8]) or 'none'}"
-            f"{' ...' if len(wins) > 8 else ''}"
-        )
-    lines.append(
-        "\nWith MAESTRO's KCP-WS and YXP-OS mappings, `os` wins only few-channel, "
-        "large-image convolutions (ResNet-50's conv1, U-Net's first and last layers); "
-        "every GEMM and deep conv runs faster and with less energy on `ws`. A "
-        "heterogeneous MCM therefore gives up `ws` chiplets for `os` chiplets that "
-        "only a handful of layers want, and the searched schedules mostly leave the "
-        "`os` chiplets idle or use them for those stems. Where SCAR sees gains on "
-        "sc4/sc5, its NVDLA chiplet is 3-27x slower than KCP-WS (docs/design.md, Known gaps)."
-    )
+                    wins.append((a.cycles[i] / b.cycles[i], f"{m.name}/{layer.name}"))
+        wins.sort(key=lambda x: -x[0])
+        shown = ", ".join(f"{name} ({s:.1f}x)" for s, name in wins[:8]) or "none"
+        lines.append(f"- {sc}: {len(wins)} layers: {shown}{' ...' if len(wins) > 8 else ''}")
     return "\n".join(lines) + "\n"
 
 
@@ -514,7 +746,7 @@ def run_hetero(cfg: dict, out: Path, ex=None) -> str:
         )
         + ".\n"
     )
-    (out / "summary.md").write_text(md)
+    write_text_atomic(out / "summary.md", md)
     return md
 
 
@@ -556,7 +788,7 @@ def run_benchmark(cfg: dict, out: Path, ex=None) -> str:
         parts.append(f"## {name}{opt}\n\n{md_table(summarize(rows))}\n")
     write_csv(out / "summary.csv", all_rows)
     md = "\n".join(parts)
-    (out / "summary.md").write_text(md)
+    write_text_atomic(out / "summary.md", md)
     return md
 
 
@@ -626,7 +858,7 @@ def run_scaling(cfg: dict, out: Path, ex=None) -> str:
         f"per second of evaluate_batch on {cfg.get('population', 1024)} random schedules, one "
         f"process.\n\n{md_table(rows)}\n"
     )
-    (out / "summary.md").write_text(md)
+    write_text_atomic(out / "summary.md", md)
     return md
 
 
@@ -643,5 +875,11 @@ RUNNERS = {
 def run_config(
     cfg: dict, out: str | Path | None = None, force: bool = False, executor=None
 ) -> tuple[Path, str]:
-    folder = prepare_out(cfg, out, force)
-    return folder, RUNNERS[cfg["kind"]](cfg, folder, executor)
+    """Run a validated config into its results folder, holding the folder's lock
+    (:func:`experiments.lock.folder_lock`); :data:`experiments.benchmark.TALLY` counts the runs
+    it reused and recomputed."""
+    check_out(cfg, out, force)  # refuse another config's folder before writing anything
+    with folder_lock(results_folder(cfg, out)):
+        folder = prepare_out(cfg, out, force)
+        TALLY.reset()
+        return folder, RUNNERS[cfg["kind"]](cfg, folder, executor)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from costmodel import Problem
+from costmodel.files import write_json_atomic
+from costmodel.spec import fingerprint, problem_fingerprint, problem_spec
 
 from .base import Algorithm, Budget, BudgetExhausted, Evaluator, SearchResult
 from .registry import make_agent
@@ -24,8 +25,10 @@ def run(
     **options: Any,
 ) -> SearchResult:
     """Search ``problem`` with ``algorithm`` (a name from :data:`search.AGENTS` or an instance)
-    under ``budget``; deterministic for a given seed. Writes ``history.jsonl`` and
-    ``result.json`` to ``log_dir`` when given."""
+    under ``budget``; deterministic for a given seed. Writes ``history.jsonl`` and then
+    ``result.json`` to ``log_dir`` when given, each whole (atomically); ``result.json`` names
+    its problem (:func:`costmodel.spec.problem_spec`) and carries the :func:`run_hash` of the
+    run's resolved config."""
     if budget is None:
         raise ValueError("run needs a budget, e.g. Budget(evals=2000)")
     if not isinstance(budget, Budget):
@@ -37,12 +40,15 @@ def run(
     ev = Evaluator(
         problem, budget, log_dir, executor=executor, chunks=getattr(executor, "workers", 2) or 2
     )
+    key = run_hash(problem, agent, budget, seed) if log_dir is not None else None  # before search
+    ok = False
     try:
         agent.search(problem, ev, rng)
+        ok = True
     except BudgetExhausted:
-        pass
+        ok = True
     finally:
-        ev.close()
+        ev.close(ok)
     if ev.best_genome is None:
         raise ValueError(f"agent {agent.name!r} evaluated no schedule within the budget")
     schedule = problem.decode(ev.best_genome)
@@ -71,14 +77,36 @@ def run(
     if log_dir is not None:
         out = {
             **result.summary(),
+            "run_hash": key,
+            "problem": problem_spec(problem),
             "config": _jsonable(agent.config),
             "best_genome": ev.best_genome.tolist(),
             "schedule": schedule.to_dict(),
             "pareto": _jsonable(result.pareto),
             "extra": _jsonable(extra),
         }
-        (Path(log_dir) / "result.json").write_text(json.dumps(out, indent=1))
+        write_json_atomic(Path(log_dir) / "result.json", out)
     return result
+
+
+#: bumped when result.json's meaning changes, so older runs are recomputed rather than reused
+RESULT_FORMAT = 2
+
+
+def run_hash(problem: Problem, agent: Algorithm, budget: Budget, seed: int) -> str:
+    """Hash of a run's resolved config: the problem (:func:`costmodel.spec.describe_problem`),
+    the agent with all its options (defaults included), the budget and the seed. Two runs with
+    the same hash compute the same thing; a finished run is reused only under its own hash."""
+    return fingerprint(
+        {
+            "format": RESULT_FORMAT,
+            "problem": problem_fingerprint(problem),
+            "agent": agent.name,
+            "options": _jsonable(agent.config),
+            "budget": {"evals": budget.evals, "seconds": budget.seconds},
+            "seed": int(seed),
+        }
+    )
 
 
 def _jsonable(x):

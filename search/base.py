@@ -3,7 +3,9 @@
 Every agent sees the problem only through :class:`Evaluator`, which evaluates whole populations
 with the problem's batch evaluator, counts every schedule it evaluates against the budget (the
 same way for every agent), keeps the best found, and appends one JSON line per call to the
-history (``history.jsonl`` in ``log_dir``), flushed as it goes so a crash keeps the curve.
+history (``history.jsonl`` in ``log_dir``). The history is streamed to a hidden temporary file
+beside it, flushed as it goes (a crash keeps the curve there), and moved onto ``history.jsonl``
+whole when the search ends (:class:`costmodel.files.AtomicFile`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from costmodel import Problem, Schedule
+from costmodel.files import AtomicFile
 
 
 class BudgetExhausted(Exception):
@@ -68,10 +71,10 @@ class Evaluator:
         self.best_genome: np.ndarray | None = None
         self.history: list[dict] = []
         self._t0 = time.perf_counter()
-        self._log = None
+        self._log: AtomicFile | None = None
         if log_dir is not None:
             Path(log_dir).mkdir(parents=True, exist_ok=True)
-            self._log = open(Path(log_dir) / "history.jsonl", "w")  # noqa: SIM115
+            self._log = AtomicFile(Path(log_dir) / "history.jsonl")
 
     @property
     def seconds(self) -> float:
@@ -155,13 +158,15 @@ class Evaluator:
             rec[f"pop_min_{name}"] = float(v.min())
         self.history.append(rec)
         if self._log is not None:
-            self._log.write(json.dumps(rec) + "\n")
-            self._log.flush()
+            self._log.file.write(json.dumps(rec) + "\n")
+            self._log.file.flush()
 
-    def close(self) -> None:
-        if self._log is not None:
-            self._log.close()
-            self._log = None
+    def close(self, ok: bool = True) -> None:
+        """End the history: with ``ok`` it replaces ``history.jsonl`` whole, else it is dropped
+        (its temporary file deleted, history.jsonl left as it was)."""
+        log, self._log = self._log, None
+        if log is not None:
+            log.commit() if ok else log.discard()
 
 
 @dataclass

@@ -133,11 +133,94 @@ def test_evaluate_schedule_file(tmp_path, capsys):
     p = Problem(scenario("sc1"), mcm("het-sides", 3, 3))
     f = tmp_path / "s.json"
     simba(p, "ws").to_json(f)
-    assert (
-        main(["evaluate", str(f), "--scenario", "sc1", "--rows", "3", "--cols", "3", "--json"]) == 0
-    )
+    argv = ["evaluate", str(f), "--scenario", "sc1", "--pattern", "het-sides"]
+    assert main([*argv, "--rows", "3", "--cols", "3", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["latency_s"] == pytest.approx(p.evaluate(simba(p, "ws")).latency_s)
+    # a schedule file names no problem: the workload and the whole MCM must be given
+    for short in (argv[:2], argv[:4], [*argv[:2], "--pattern", "het-sides", "--rows", "3"]):
+        assert main(short) == 2
+        err = capsys.readouterr().err
+        assert "names no problem" in err and err.count("\n") == 1
+
+
+@pytest.fixture(scope="module")
+def searched_result(tmp_path_factory):
+    """A result.json written by `chiplet-sched search` (seed scenario, 2x3 het-sides) and the
+    figures the search printed."""
+    import contextlib
+    import io
+
+    out = tmp_path_factory.mktemp("search")
+    argv = ["search", "--scenario", "seed", "--pattern", "het-sides", "--rows", "2"]
+    argv += ["--cols", "3", "--algo", "ga", "--evals", "60", "--out", str(out), "--json"]
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert main(argv) == 0
+    return out / "result.json", json.loads(buf.getvalue())
+
+
+def test_evaluate_result_json_rebuilds_its_problem(searched_result, capsys):
+    path, reported = searched_result
+    assert main(["evaluate", str(path), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["edp"] == pytest.approx(reported["edp"], rel=1e-12)
+    assert out["latency_s"] == pytest.approx(reported["latency_s"], rel=1e-12)
+    # options override parts of the recorded problem: a faster L2->PE network is not slower
+    assert main(["evaluate", str(path), "--noc-bw", "512", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["latency_s"] <= out["latency_s"]
+
+
+@pytest.mark.parametrize(
+    "extra, needle",
+    [
+        (["--scenario", "sc1"], "model 0 'gpt2', this problem 'gpt2-large'"),
+        (["--scenario", "sc2"], "2 models (gpt2, resnet50), this problem 3"),
+        (["--model", "gpt2"], "models"),
+        (["--cols", "2"], "2x3 mesh, this problem 2x2"),
+        (["--pattern", "homo-ws", "--rows", "3", "--cols", "3"], "mesh"),
+    ],
+)
+def test_evaluate_refuses_a_schedule_for_another_problem(searched_result, capsys, extra, needle):
+    path, _ = searched_result
+    assert main(["evaluate", str(path), *extra]) == 2
+    err = capsys.readouterr().err
+    assert "another problem" in err and needle in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    "field, needle",
+    [("layers", "57 layers in model 'resnet50', this problem 56"), ("batch", "batch 2")],
+)
+def test_evaluate_refuses_other_layer_counts_and_batches(
+    searched_result, tmp_path, capsys, field, needle
+):
+    path, _ = searched_result
+    d = json.loads(path.read_text())
+    d["problem"]["models"][1][field] += 1  # as if searched for another resnet50
+    f = tmp_path / "r.json"
+    f.write_text(json.dumps(d))
+    assert main(["evaluate", str(f)]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("bad", [1.5, "a", True])
+def test_evaluate_refuses_a_non_integer_chiplet(searched_result, tmp_path, capsys, bad):
+    from costmodel import Schedule
+
+    path, _ = searched_result
+    d = json.loads(path.read_text())
+    d["schedule"]["chiplet"][0][2] = bad
+    f = tmp_path / "r.json"
+    f.write_text(json.dumps(d))
+    assert main(["evaluate", str(f)]) == 2
+    err = capsys.readouterr().err
+    assert "chiplet[0][2] must be an integer" in err and err.count("\n") == 1
+    d["schedule"]["chiplet"][0][2] = 0
+    d["schedule"]["window"][1][0] = bad
+    with pytest.raises(ValueError, match=r"window\[1\]\[0\] must be an integer"):
+        Schedule.from_dict(d["schedule"])
 
 
 def test_huge_yaml_layer_costs_positive_counts(tmp_path, capsys):

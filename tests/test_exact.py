@@ -108,7 +108,7 @@ def test_refuses_over_max_schedules_before_evaluating(tmp_path):
     p = small_instance()
     with pytest.raises(ValueError, match=r"589,824 distinct schedules.*max_schedules=1,000"):
         run(p, "exhaustive", Budget(evals=10), max_schedules=1000, log_dir=tmp_path)
-    assert (tmp_path / "history.jsonl").read_text() == ""  # nothing evaluated
+    assert list(tmp_path.iterdir()) == []  # nothing evaluated, nothing written
     with pytest.raises(ValueError, match="max_schedules"):
         optimum(p, max_schedules=100_000)
     with pytest.raises(ValueError, match="method"):
