@@ -82,11 +82,14 @@ def write_csv(path: Path, rows: list[dict]) -> None:
 
 
 def md_table(rows: list[dict], fmt: str = ".4g") -> str:
+    """A Markdown table; a missing or ``None`` cell (not applicable) prints as ``-``."""
     cols = list(dict.fromkeys(k for r in rows for k in r))
     out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for r in rows:
         cells = [
-            format(r.get(c), fmt) if isinstance(r.get(c), float) else str(r.get(c, ""))
+            format(r[c], fmt)
+            if isinstance(r.get(c), float)
+            else ("-" if r.get(c) is None else str(r[c]))
             for c in cols
         ]
         out.append("| " + " | ".join(cells) + " |")
@@ -591,12 +594,10 @@ def _os_vs_ws(scenarios: list[str], pes: int) -> tuple[list[dict], list[dict]]:
                     "depthwise": int(dw.sum()),
                     "depthwise_share_of_ws_cycles": float(a.cycles[dw].sum()) / ws_total,
                     "depthwise_os_speedup": (
-                        float(a.cycles[dw].sum() / b.cycles[dw].sum()) if dw.any() else float("nan")
+                        float(a.cycles[dw].sum() / b.cycles[dw].sum()) if dw.any() else None
                     ),
                     "depthwise_energy_os_over_ws": (
-                        float(b.energy_pj[dw].sum() / a.energy_pj[dw].sum())
-                        if dw.any()
-                        else float("nan")
+                        float(b.energy_pj[dw].sum() / a.energy_pj[dw].sum()) if dw.any() else None
                     ),
                     "cycles_os_over_ws": float(b.cycles.sum()) / ws_total,
                     "energy_os_over_ws": float(b.energy_pj.sum() / a.energy_pj.sum()),
