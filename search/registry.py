@@ -18,6 +18,10 @@ AGENTS: dict[str, str] = {
     "reinforce": "rl:Reinforce",
     "ppo": "rl:MaskablePPOAgent",
     "exhaustive": "exact:Exhaustive",
+    "pymoo-ga": "outside:PymooGA",
+    "pymoo-nsga2": "outside:PymooNSGA2",
+    "ng-discrete11": "outside:NevergradDiscreteOnePlusOne",
+    "ng-ngopt": "outside:NevergradNGOpt",
 }
 
 
