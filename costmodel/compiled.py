@@ -54,6 +54,7 @@ class CompiledProblem:
     batch: np.ndarray  # [M] batch of each model
     bsize: np.ndarray  # [M, O] micro-batch size of each option (padded with the last one)
     n_opts: np.ndarray  # [M] real options of each model
+    nvec: np.ndarray  # [G] exclusive upper bound of every gene (Problem.nvec)
     # per chiplet and mesh
     l2: np.ndarray  # [K] L2 bytes of each class
     placement: np.ndarray  # [n] class of each chiplet
@@ -78,13 +79,6 @@ class CompiledProblem:
     @property
     def genome_length(self) -> int:
         return 2 * self.n_layers + self.n_models * self.max_windows
-
-    @cached_property
-    def nvec(self) -> np.ndarray:
-        """Exclusive upper bound of every gene."""
-        L, W = self.n_layers, self.max_windows
-        mb = np.repeat(self.n_opts, W)
-        return np.concatenate([np.full(L, self.n_chiplets), np.full(L, W), mb]).astype(np.int64)
 
     @cached_property
     def kernel(self) -> tuple:
@@ -153,6 +147,7 @@ def compile_problem(problem) -> CompiledProblem:
         batch=np.array([m.batch for m in wl.models], dtype=np.int64),
         bsize=bsize,
         n_opts=np.array([len(o) for o in opts], dtype=np.int64),
+        nvec=problem.nvec,
         l2=np.array([c.l2_bytes for c in mcm.classes], dtype=np.float64),
         placement=np.array(mcm.placement, dtype=np.int64),
         dram_hops=np.asarray(mcm.dram_hops, dtype=np.float64),
