@@ -51,7 +51,22 @@ __all__ += [
     "stage_runs",
 ]
 
-from .baselines import BASELINES, sequential, simba, standalone  # noqa: E402
+from .baselines import (  # noqa: E402
+    BASELINES,
+    baseline_names,
+    baseline_schedule,
+    sequential,
+    simba,
+    standalone,
+)
 from .simulate import simulate  # noqa: E402
 
-__all__ += ["BASELINES", "sequential", "simba", "standalone", "simulate"]
+__all__ += [
+    "BASELINES",
+    "baseline_names",
+    "baseline_schedule",
+    "sequential",
+    "simba",
+    "standalone",
+    "simulate",
+]

@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from .schedule import Schedule
@@ -95,4 +97,30 @@ def sequential(problem) -> Schedule:
     )
 
 
-BASELINES = {"standalone": standalone, "simba": simba, "sequential": sequential}
+# (problem) or (problem, dataflow) -> Schedule
+BASELINES: dict[str, Callable[..., Schedule]] = {
+    "standalone": standalone,
+    "simba": simba,
+    "sequential": sequential,
+}
+
+
+def baseline_names(dataflows: tuple[str, ...] | None = None) -> tuple[str, ...]:
+    """Every baseline name: ``standalone-<df>`` and ``simba-<df>`` per dataflow, ``sequential``."""
+    from .hardware import DATAFLOWS
+
+    dfs = DATAFLOWS if dataflows is None else dataflows
+    return (
+        *(f"standalone-{d}" for d in dfs),
+        *(f"simba-{d}" for d in dfs),
+        "sequential",
+    )
+
+
+def baseline_schedule(problem, name: str) -> Schedule:
+    """The schedule of baseline ``name`` (see :func:`baseline_names`) for ``problem``;
+    ``ValueError`` for an unknown name or a dataflow the MCM lacks."""
+    if name not in baseline_names():
+        raise ValueError(f"unknown baseline {name!r}; choices: {', '.join(baseline_names())}")
+    kind, _, df = name.partition("-")
+    return BASELINES[kind](problem, df) if df else BASELINES[kind](problem)

@@ -22,8 +22,11 @@ def _runs(x: np.ndarray, starts: np.ndarray, op) -> np.ndarray:
     return op.reduceat(x, starts) if len(starts) else np.zeros(0)
 
 
-def evaluate_batch(cp: CompiledProblem, genomes: np.ndarray, *, detail: bool = True) -> BatchResult:
-    """Evaluate genomes ``[P, G]`` (repaired first, see :func:`costmodel.compiled.repair_genomes`)."""
+def evaluate_batch(
+    cp: CompiledProblem, genomes: np.ndarray, *, detail: bool = True, models: bool = False
+) -> BatchResult:
+    """Evaluate genomes ``[P, G]`` (repaired first, see :func:`costmodel.compiled.repair_genomes`);
+    each model's latency is computed with ``detail`` or ``models``."""
     g = repair_genomes(cp, genomes)
     P, L = len(g), cp.n_layers
     W, n = cp.max_windows, cp.n_chiplets
@@ -131,27 +134,27 @@ def evaluate_batch(cp: CompiledProblem, genomes: np.ndarray, *, detail: bool = T
     t_full = t_comp + extra
     t_full.ravel()[starts] += np.where(s_fit, 0.0, s_wt)
     s_once = np.where(s_fit, s_wt, 0.0)
-    once = np.zeros(P * L)
+    once: np.ndarray = np.zeros(P * L)
     once[starts] = s_once
     once = once.reshape(P, L)
     dram_l.ravel()[starts] += np.where(s_fit, s_wb, s_wb * s_nmb)
     e_hop_bytes += (dram_l * dhop).sum(axis=1)  # DRAM traffic crosses hops to the edge
     s_t = _runs(t_full.ravel(), starts, np.add)
 
-    makespan = (
-        _flow_shop(
-            P,
-            W * n,
-            fp,
-            wc.ravel()[starts],
-            s_t,
-            s_once,
-            np.rint(s_nmb).astype(np.int64),
-            group_runs(Wn, cp.first).ravel()[starts],
-        )
-        .reshape(P, W, n)
-        .max(axis=2)
+    per_model = detail or models
+    s_wc = wc.ravel()[starts]
+    free, s_fin = _flow_shop(
+        P,
+        W * n,
+        fp,
+        s_wc,
+        s_t,
+        s_once,
+        np.rint(s_nmb).astype(np.int64),
+        group_runs(Wn, cp.first).ravel()[starts],
+        per_model,
     )
+    makespan = free.reshape(P, W, n).max(axis=2)
 
     busy = np.bincount(wc.ravel(), (nmb * t_full + once).ravel(), minlength=P * W * n)
     busy_total = busy.reshape(P, W, n).sum(axis=1)
@@ -166,6 +169,17 @@ def evaluate_batch(cp: CompiledProblem, genomes: np.ndarray, *, detail: bool = T
         link_max = np.maximum(link_max, link_v.reshape(P * W, -1).max(axis=1))
     win = np.maximum.reduce([makespan, dram / cp.dram_bw, link_max.reshape(P, W) / cp.nop_bw])
     latency = win.sum(axis=1)
+    model_lat: np.ndarray = np.zeros((P, 0))
+    if per_model:
+        # each stage's last finish, its window's timeline stretched to the window's latency
+        scale = np.divide(win, makespan, out=np.ones_like(win), where=makespan > 0)
+        start = np.cumsum(win, axis=1) - win
+        s_pw = s_wc // n
+        at = start.ravel()[s_pw] + s_fin * scale.ravel()[s_pw]
+        M = len(cp.batch)
+        model_lat = np.zeros(P * M)
+        np.maximum.at(model_lat, fp * M + cp.model[fl], at)
+        model_lat = model_lat.reshape(P, M)
     total_dram = dram.sum(axis=1)
     e_nop = e_hop_bytes * 8 * cp.nop_pj_per_bit * PJ
     e_dram = total_dram * 8 * cp.dram_pj_per_bit * PJ
@@ -192,18 +206,22 @@ def evaluate_batch(cp: CompiledProblem, genomes: np.ndarray, *, detail: bool = T
         chiplet_busy_s=busy_total if detail else empty,
         link_bytes=links if detail else empty,
         dram_bytes=total_dram,
+        model_latency_s=model_lat,
     )
 
 
-def _flow_shop(P, slots, s_p, s_wc, s_t, s_once, s_nmb, s_first) -> np.ndarray:
+def _flow_shop(
+    P, slots, s_p, s_wc, s_t, s_once, s_nmb, s_first, stage_ends: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """Each (individual, window, chiplet) slot's finish time under the fixed-order policy
     (docs/evaluation.md), ``[P * slots]``, from the stages in global order: individual ``s_p``,
     slot ``s_wc``, time per micro-batch ``s_t``, one-time load ``s_once``, micro-batches
-    ``s_nmb``, ``s_first``: the stage starts its group."""
+    ``s_nmb``, ``s_first``: the stage starts its group. With ``stage_ends`` also each stage's
+    last finish (window-relative, in the input's order), else an empty array."""
     free = np.zeros(P * slots + 1)  # the last slot absorbs the padding
     free[: P * slots] = np.bincount(s_wc, s_once, minlength=P * slots)  # loads back to back
     if not len(s_p):
-        return free[:-1]
+        return free[:-1], np.zeros(0)
     counts = np.bincount(s_p, minlength=P)
     S = int(counts.max())
     pos = np.arange(len(s_p)) - (np.cumsum(counts) - counts)[s_p]
@@ -213,6 +231,7 @@ def _flow_shop(P, slots, s_p, s_wc, s_t, s_once, s_nmb, s_first) -> np.ndarray:
     FIRST = np.ones((P, S), dtype=bool)
     WC[s_p, pos], T[s_p, pos], NMB[s_p, pos], FIRST[s_p, pos] = s_wc, s_t, s_nmb, s_first
     fin = np.zeros(P)
+    last = np.zeros((P, S)) if stage_ends else None
     for j in range(int(NMB.max())):
         live = NMB > j
         for k in np.flatnonzero(live.any(axis=0)):
@@ -221,7 +240,9 @@ def _flow_shop(P, slots, s_p, s_wc, s_t, s_once, s_nmb, s_first) -> np.ndarray:
             f = np.maximum(np.where(FIRST[:, k], 0.0, fin), old) + T[:, k]
             free[idx] = np.where(a, f, old)
             fin = np.where(a, f, fin)
-    return free[:-1]
+            if last is not None:
+                last[:, k] = np.where(a, f, last[:, k])
+    return free[:-1], (last[s_p, pos] if last is not None else np.zeros(0))
 
 
 def _link_loads(nop_parts, dram_l, cr, cc, pw, PW, R, Cn):

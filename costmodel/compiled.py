@@ -166,9 +166,10 @@ def repair_genomes(cp: CompiledProblem, genomes) -> np.ndarray:
     (running maximum), ``[P, G]`` int64."""
     g = np.clip(np.atleast_2d(np.asarray(genomes)).astype(np.int64), 0, cp.nvec - 1)
     L = cp.n_layers
-    w = g[:, L : 2 * L]
-    for a, size in zip(cp.offset.tolist(), cp.size.tolist()):
-        w[:, a : a + size] = np.maximum.accumulate(w[:, a : a + size], axis=1)
+    # one running maximum over all models at once: model m's windows lifted by m W, so a
+    # model's maximum never reaches into the next one (clipped windows are < W)
+    lift = cp.model * cp.max_windows
+    g[:, L : 2 * L] = np.maximum.accumulate(g[:, L : 2 * L] + lift, axis=1) - lift
     return g
 
 

@@ -28,6 +28,7 @@ from typing import Any
 import yaml
 
 from .hardware import MCM, ChipletClass, mcm
+from .targets import target_from_dict
 from .workload import Layer, Model, Workload
 from .zoo import MODELS, SCENARIOS, build_model, scenario
 
@@ -81,17 +82,56 @@ def check_keys(where: str, d: Any, required: set[str], optional: set[str]) -> No
             raise ValueError(f"{where}: {key} must be an integer, got {v!r}")
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A safe loader that refuses a mapping with the same key twice (YAML would keep the last)."""
+
+    def construct_mapping(self, node, deep=False):  # type: ignore[no-untyped-def]
+        seen: set = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise ValueError(f"duplicate key {key!r} (line {key_node.start_mark.line + 1})")
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_yaml(path: str | Path) -> Any:
+    """The data of a UTF-8 YAML file; ``ValueError`` naming the file for a missing file, bytes
+    that are not UTF-8, invalid YAML or a duplicate key."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"file not found: {path}" + (" (a directory)" if path.is_dir() else ""))
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(
+            f"{path}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})"
+        ) from None
+    try:
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader subclass)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ValueError(f"{path}: not valid YAML{at} ({exc.__class__.__name__})") from None
+
+
 def _load(source: str | Path | Mapping) -> Mapping:
     if isinstance(source, Mapping):
         return source
-    path = Path(source)
-    if not path.is_file():
-        raise ValueError(f"file not found: {path}")
+    return read_yaml(source)
+
+
+def _named(source: str | Path | Mapping, build):  # type: ignore[no-untyped-def]
+    """Run ``build`` and prefix its ``ValueError`` with the file it read, if it read one."""
     try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ValueError(f"{path}: not valid YAML ({exc.__class__.__name__})") from None
-    return data
+        return build()
+    except ValueError as exc:
+        if isinstance(source, Mapping) or str(source) in str(exc):
+            raise
+        raise ValueError(f"{source}: {exc}") from None
 
 
 def layer_from_dict(d: Mapping, where: str = "layer") -> Layer:
@@ -102,7 +142,14 @@ def layer_from_dict(d: Mapping, where: str = "layer") -> Layer:
     check_keys(where, d, req, opt)
     kw = {key: v for key, v in d.items() if key not in ("name", "kind")}
     if "skips" in kw:
-        kw["skips"] = tuple(kw["skips"])
+        skips = kw["skips"]
+        if not isinstance(skips, list) or not all(
+            isinstance(x, int) and not isinstance(x, bool) for x in skips
+        ):
+            raise ValueError(
+                f"{where}: skips must be a list of earlier layer indices (integers), got {skips!r}"
+            )
+        kw["skips"] = tuple(skips)
     if kind == "conv":
         return Layer.conv(d["name"], **kw)
     if kind == "gemm":
@@ -111,8 +158,16 @@ def layer_from_dict(d: Mapping, where: str = "layer") -> Layer:
 
 
 def load_model(source: str | Path | Mapping) -> Model:
-    """A model from a YAML file or dict with ``name``, optional ``batch`` and a ``layers`` list."""
-    d = _load(source)
+    """A model from a YAML file or dict with ``name``, optional ``batch`` and a ``layers`` list,
+    or from an ONNX file (``.onnx``, the ``onnx`` extra)."""
+    if not isinstance(source, Mapping) and str(source).lower().endswith(".onnx"):
+        from .onnx_import import load_onnx
+
+        return load_onnx(source)
+    return _named(source, lambda: _model(_load(source)))
+
+
+def _model(d: Any) -> Model:
     check_keys("model", d, {"name", "layers"}, {"batch"})
     if not isinstance(d["layers"], list) or not d["layers"]:
         raise ValueError("model: layers must be a non-empty list of layer mappings")
@@ -152,10 +207,41 @@ def model_to_dict(model: Model) -> dict:
 def load_workload(spec: Any, where: str = "workload") -> Workload:
     """A workload from ``{scenario: sc1[, seq_len]}``, ``{models: [...]}`` or
     ``{model_file: path}``, with an optional ``name``. Each ``models`` entry is a built-in model
-    ``{model, batch, seq_len|size}`` or a model definition ``{name, batch, layers}``."""
+    ``{model, batch, seq_len|size}`` or a model definition ``{name, batch, layers}``. An
+    optional ``targets`` mapping gives models latency targets (:func:`load_targets`)."""
     check_keys(
-        f"{where} workload", spec, set(), {"scenario", "seq_len", "models", "model_file", "name"}
+        f"{where} workload",
+        spec,
+        set(),
+        {"scenario", "seq_len", "models", "model_file", "name", "targets"},
     )
+    w = _load_workload(spec, where)
+    if "targets" not in spec:
+        return w
+    return Workload(w.models, w.name, load_targets(spec["targets"], w, where))
+
+
+def load_targets(spec: Any, w: Workload, where: str = "workload") -> tuple:
+    """``w``'s targets with those of ``spec`` put in: a mapping model name -> ``{target_fps |
+    deadline_s, priority}`` (costmodel/targets.py); the other models keep theirs (a scenario's
+    defaults). ``ValueError`` naming the field for a model that does not exist or a target that
+    is not a positive number."""
+    field = f"{where} targets"
+    if not isinstance(spec, Mapping):
+        raise ValueError(
+            f"{field} must be a mapping model name -> {{target_fps|deadline_s, priority}}"
+        )
+    names = [m.name for m in w.models]
+    out = list(w.targets)
+    for key, d in spec.items():
+        if key not in names:
+            raise ValueError(f"{field}: no model named {key!r}; models: {', '.join(names)}")
+        i = names.index(key)
+        out[i] = target_from_dict(d, w.models[i].batch, f"{field}[{key!r}]")
+    return tuple(out)
+
+
+def _load_workload(spec: Mapping, where: str) -> Workload:
     name = spec.get("name", "")
     if "scenario" in spec:
         if spec["scenario"] not in SCENARIOS:
@@ -163,7 +249,7 @@ def load_workload(spec: Any, where: str = "workload") -> Workload:
                 f"{where}: unknown scenario {spec['scenario']!r}; choices: {', '.join(SCENARIOS)}"
             )
         w = scenario(spec["scenario"], seq_len=spec.get("seq_len", 128))
-        return Workload(w.models, name) if name else w
+        return Workload(w.models, name, w.targets) if name else w
     if "model_file" in spec:
         return Workload([load_model(spec["model_file"])], name)
     models = spec.get("models")
@@ -200,7 +286,21 @@ _MCM_KEYS = {
 
 def load_mcm(source: str | Path | Mapping) -> MCM:
     """An MCM from a YAML file or dict (see the module docstring)."""
-    d = _load(source)
+    return _named(source, lambda: _mcm(_load(source)))
+
+
+def _number(where: str, key: str, v: Any) -> float:
+    if isinstance(v, str):  # PyYAML reads 5.0e10 (no exponent sign) as a string
+        try:
+            v = float(v)
+        except ValueError:
+            pass
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0 or v == float("inf"):
+        raise ValueError(f"{where}: {key} must be a positive number, got {v!r}")
+    return float(v)
+
+
+def _mcm(d: Any) -> MCM:
     check_keys(
         "mcm",
         d,
@@ -233,5 +333,6 @@ def load_mcm(source: str | Path | Mapping) -> MCM:
         if "pattern" not in d:
             raise ValueError("mcm: missing key 'pattern' (or give 'grid')")
         m = mcm(d["pattern"], d.get("rows", 2), d.get("cols", 2), **kw, **chiplet)
-    extra = {key: float(d[key]) for key in _MCM_KEYS if key in d}
+    # float fields of MCM by name (mypy cannot match ``**dict[str, float]`` to them)
+    extra: dict[str, Any] = {key: _number("mcm", key, d[key]) for key in _MCM_KEYS if key in d}
     return dataclasses.replace(m, **extra) if extra else m

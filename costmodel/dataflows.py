@@ -15,6 +15,7 @@ counted by type (which loop advanced) from the trip counts, never looped over.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
 
@@ -165,8 +166,10 @@ def os(n: LoopNest, cc: ChipletClass) -> Traffic:
         return n.R + (busy - 1) * sy
 
     # Y states (count, busy clusters) and X states (count, output columns)
-    y_states = ((1.0, y_first), (n_ys, span), (n_ye, y_last))
-    x_states = ((1.0, xt), (n_xs, cols), (n_xe, x_last))
+    # (count, size) pairs mixing scalars and per-layer arrays: numpy broadcasts them alike
+    States = tuple[tuple[Any, Any], ...]
+    y_states: States = ((1.0, y_first), (n_ys, span), (n_ye, y_last))
+    x_states: States = ((1.0, xt), (n_xs, cols), (n_xe, x_last))
 
     def step(inp, out):
         return np.maximum(np.maximum(transfer_cycles(inp, cc), comp), transfer_cycles(out, cc))

@@ -17,6 +17,7 @@ import numpy as np
 from .compiled import PJ
 from .results import Result, StageFigures
 from .stages import stage_bounds
+from .targets import target_report
 
 
 def flow_shop(stages: list[StageFigures]) -> tuple[float, dict[int, float]]:
@@ -104,8 +105,8 @@ def evaluate_schedule(problem, s) -> Result:
     fits = resident[Wn, C] <= cp.l2[cls]
     room = np.maximum(cp.l2[cls] - np.where(fits, resident[Wn, C], 0.0), 0.0)
     spill = np.maximum((cp.in_ps + cp.out_ps) * bp - room, 0.0)
-    for g in np.flatnonzero(spill):
-        via_dram(int(g), 2 * spill[g], fixed=False)  # out and back, streamed with the layer
+    for g in np.flatnonzero(spill).tolist():
+        via_dram(g, 2 * spill[g], fixed=False)  # out and back, streamed with the layer
 
     def energy(dram_bytes: float, hop_bytes: float) -> float:
         return dram_bytes * 8 * cp.dram_pj_per_bit * PJ + hop_bytes * 8 * cp.nop_pj_per_bit * PJ
@@ -188,6 +189,18 @@ def evaluate_schedule(problem, s) -> Result:
         dram_total += dram_w
         for lk, v in link_w.items():
             link_total[lk] += v
+    # per-model latency: the end of the model's last task, its window's timeline stretched to
+    # the window's latency (the bounds slow every task of the window alike)
+    model_latency: dict[str, float] = {}
+    start = 0.0
+    for w in range(W):
+        scale = win[w] / makespan[w] if makespan[w] > 0 else 1.0
+        for (name, ww), end in model_lat.items():
+            if ww == w:
+                model_latency[name] = start + end * scale
+        start += win[w]
+    names = [m.name for m in problem.workload.models]
+    model_latency = {n: model_latency[n] for n in names}
     e_nop = hop_total * 8 * cp.nop_pj_per_bit * PJ
     e_dram = dram_total * 8 * cp.dram_pj_per_bit * PJ
     e_comp = float((e_layer * nmb).sum())
@@ -220,4 +233,6 @@ def evaluate_schedule(problem, s) -> Result:
         dram_bytes=dram_total,
         window_dram_s=dram_s,
         window_link_s=link_s,
+        model_latency_s=model_latency,
+        model_targets=target_report(names, problem.workload.targets, model_latency.values()),
     )

@@ -64,8 +64,10 @@ class ChipletClass:
     """
 
     dataflow: str = "ws"
-    pe_rows: int | None = None
-    pe_cols: int | None = None
+    # None (the default) means the dataflow's canonical shape; __post_init__ always fills in an
+    # int, so readers see ``int`` (hence the ignores on the None defaults).
+    pe_rows: int = None  # type: ignore[assignment]
+    pe_cols: int = None  # type: ignore[assignment]
     l1_bytes: int = k.L1_BYTES
     l2_bytes: int = k.L2_BYTES
     noc_bw: float | None = k.NOC_BW
@@ -238,6 +240,24 @@ def _pattern_grid(pattern: str, rows: int, cols: int) -> list[list[int]]:
     raise AssertionError  # pragma: no cover
 
 
+#: largest mesh side and chiplet count an MCM may have: the evaluators hold chiplet x chiplet hop
+#: tables and per-chiplet arrays per schedule; past this a config is refused instead of running
+#: out of memory or hanging (docs/design.md, Limits)
+MAX_MESH_SIDE = 64
+MAX_CHIPLETS = 1024
+
+
+def check_mesh(rows: int, cols: int) -> None:
+    """``ValueError`` for a mesh past :data:`MAX_MESH_SIDE` or :data:`MAX_CHIPLETS`."""
+    for name, v in (("rows", rows), ("cols", cols)):
+        if v > MAX_MESH_SIDE:
+            raise ValueError(f"{name} must be at most {MAX_MESH_SIDE}, got {v}")
+    if rows * cols > MAX_CHIPLETS:
+        raise ValueError(
+            f"rows x cols must be at most {MAX_CHIPLETS} chiplets, got {rows}x{cols} = {rows * cols}"
+        )
+
+
 def mcm(
     pattern: str = "het-sides",
     rows: int = 2,
@@ -260,6 +280,7 @@ def mcm(
     """
     check_positive_int("rows", rows)
     check_positive_int("cols", cols)
+    check_mesh(rows, cols)
     if grid is not None:
         pattern = "grid"
     check_choice("pattern", pattern, PATTERNS)
@@ -273,6 +294,7 @@ def mcm(
             raise ValueError("pattern 'grid' needs grid=, a list of rows of dataflow letters")
         leg = {**DEFAULT_LEGEND, **(legend or {})}
         rows, cols = len(grid), len(grid[0])
+        check_mesh(rows, cols)
         if any(len(row) != cols for row in grid):
             raise ValueError(f"grid rows must all have {cols} letters, got {list(grid)}")
         letters = sorted({ch for row in grid for ch in row})

@@ -88,10 +88,13 @@ def _block(
     out_win,
     out_busy,
     out_links,
+    models,
+    out_model,
 ):
     """Evaluate individuals ``lo_p .. hi_p - 1``: fill ``out_s [P, 8]`` (latency, energy,
-    e_mac, e_comp, e_nop, e_dram, throughput, DRAM bytes) and, with ``detail``, ``out_win
-    [P, W]``, ``out_busy [P, n]`` and ``out_links [P, n_links]``."""
+    e_mac, e_comp, e_nop, e_dram, throughput, DRAM bytes), with ``detail`` ``out_win
+    [P, W]``, ``out_busy [P, n]`` and ``out_links [P, n_links]``, with ``models``
+    ``out_model [P, M]`` (each model's latency)."""
     L, M, W, K, R, Cn, E = dims[0], dims[1], dims[2], dims[3], dims[5], dims[6], dims[7]
     G = g.shape[1]
     n = R * Cn
@@ -114,9 +117,13 @@ def _block(
     st_once = np.empty(L)
     st_nmb = np.empty(L, np.int64)
     st_first = np.empty(L, np.bool_)
+    st_m = np.empty(L, np.int64)  # model of each stage
     live = np.empty(L, np.int64)  # groups still live in the sweeps
     g_start = np.empty(L + 1, np.int64)  # first stage of each group
     g_nmb = np.empty(L, np.int64)
+    g_fin = np.empty(L)  # each group's last finish (window-relative)
+    win_a = np.empty(W)  # each window's latency and makespan (per-model latency)
+    span_a = np.empty(W)
     # per-(window, chiplet), per-window and per-link scratch
     resident = np.empty(W * n)
     busy = np.empty(W * n)
@@ -266,6 +273,7 @@ def _block(
                 st_once[S] = once
                 st_nmb[S] = np.int64(nmb + 0.5)
                 st_first[S] = new_group
+                st_m[S] = model[l]
                 S += 1
             else:
                 st_t[S - 1] += tf
@@ -295,6 +303,7 @@ def _block(
                     wc = U(st_wc[k])
                     prev = _fmax(prev, free[wc]) + st_t[k]
                     free[wc] = prev
+                g_fin[q] = prev
             j += 1
             m = 0
             for i in range(nlive):
@@ -357,6 +366,8 @@ def _block(
             win = _fmax(span, _fmax(dram_win[w] / dram_bw, lmax / nop_bw))
             if detail:
                 out_win[p, w] = win
+            win_a[w] = win
+            span_a[w] = span
             latency += win
             total_dram += dram_win[w]
         bt = 0.0
@@ -371,6 +382,22 @@ def _block(
             if detail:
                 out_links[p, link_of[i]] = x
         period = _fmax(_fmax(bt, total_dram / dram_bw), lt / nop_bw)
+        if models:
+            # each model's last group ends last; its window's timeline stretched to the window's
+            # latency (docs/evaluation.md, Per-model latency)
+            start = 0.0
+            for w in range(W):
+                dram_win[w] = start  # reused: each window's start
+                start += win_a[w]
+            for m in range(M):
+                out_model[p, m] = 0.0
+            for q in range(NG):
+                k = g_start[q]
+                w = st_wc[k] // n
+                sc = win_a[w] / span_a[w] if span_a[w] > 0 else 1.0
+                at = dram_win[w] + g_fin[q] * sc
+                m = st_m[k]
+                out_model[p, m] = _fmax(out_model[p, m], at)
         e_nop = (hop_nop + hop_dram) * 8 * nop_pj * PJ
         e_dram = total_dram * 8 * dram_pj * PJ
         out_s[p, 0] = latency
@@ -384,7 +411,7 @@ def _block(
 
 
 @njit(cache=True, parallel=True)
-def _kernel(g, st, detail, out_s, out_win, out_busy, out_links):
+def _kernel(g, st, detail, out_s, out_win, out_busy, out_links, models, out_model):
     """``_block`` over blocks of ``BLOCK`` individuals, in parallel."""
     P = g.shape[0]
     nb = (P + BLOCK - 1) // BLOCK
@@ -419,12 +446,17 @@ def _kernel(g, st, detail, out_s, out_win, out_busy, out_links):
             out_win,
             out_busy,
             out_links,
+            models,
+            out_model,
         )
 
 
-def evaluate_batch(cp: CompiledProblem, genomes: np.ndarray, *, detail: bool = True) -> BatchResult:
+def evaluate_batch(
+    cp: CompiledProblem, genomes: np.ndarray, *, detail: bool = True, models: bool = False
+) -> BatchResult:
     """Evaluate genomes ``[P, G]`` (repaired inside the kernel, as
-    :func:`costmodel.compiled.repair_genomes` does)."""
+    :func:`costmodel.compiled.repair_genomes` does); each model's latency is computed with
+    ``detail`` or ``models``."""
     g = np.ascontiguousarray(genomes, dtype=np.int64)
     if g.ndim != 2 or g.shape[1] != cp.genome_length:
         raise ValueError(f"genomes must have shape [P, {cp.genome_length}], got {g.shape}")
@@ -434,8 +466,10 @@ def evaluate_batch(cp: CompiledProblem, genomes: np.ndarray, *, detail: bool = T
     out_win = np.empty(shape[:2])
     out_busy = np.empty((P, shape[2]))
     out_links = np.empty((P, shape[3]))
+    per_model = detail or models
+    out_model = np.empty((P, len(cp.batch) if per_model else 0))
     if P:
-        _kernel(g, cp.kernel, detail, out_s, out_win, out_busy, out_links)
+        _kernel(g, cp.kernel, detail, out_s, out_win, out_busy, out_links, per_model, out_model)
     latency, energy, e_mac = out_s[:, 0].copy(), out_s[:, 1].copy(), out_s[:, 2].copy()
     return BatchResult(
         latency_s=latency,
@@ -450,4 +484,5 @@ def evaluate_batch(cp: CompiledProblem, genomes: np.ndarray, *, detail: bool = T
         chiplet_busy_s=out_busy,
         link_bytes=out_links,
         dram_bytes=out_s[:, 7].copy(),
+        model_latency_s=out_model,
     )

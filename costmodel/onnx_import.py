@@ -39,8 +39,13 @@ def load_onnx(path: str | Path, name: str | None = None, batch: int = 1) -> Mode
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"file not found: {path}")
-    proto = onnx.load(str(path), load_external_data=False)
-    proto = shape_inference.infer_shapes(proto)
+    try:
+        proto = onnx.load(str(path), load_external_data=False)
+        proto = shape_inference.infer_shapes(proto)
+    except Exception as exc:  # protobuf's DecodeError and onnx's checker errors share no base
+        raise ValueError(f"{path}: not an ONNX model ({exc.__class__.__name__})") from None
+    if not proto.graph.node:
+        raise ValueError(f"{path}: not an ONNX model (no graph nodes)")
     g = proto.graph
     shapes: dict[str, list[int]] = {}
     for vi in list(g.input) + list(g.value_info) + list(g.output):

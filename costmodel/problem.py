@@ -20,9 +20,14 @@ from .errors import check_choice, check_positive_int
 from .hardware import MCM
 from .schedule import Schedule
 from .stages import stage_runs
+from .targets import TARGET_OBJECTIVES, TargetArrays, feasibility_first
 from .workload import Workload
 
-OBJECTIVES = ("latency", "energy", "edp", "throughput")
+#: Named objectives; the last three need latency targets (costmodel/targets.py,
+#: docs/evaluation.md): ``energy@targets`` and ``edp@targets`` minimize energy or EDP subject to
+#: every model meeting its target (feasibility first), ``targets-met`` maximizes the
+#: priority-weighted number of met targets, ties broken by energy.
+OBJECTIVES = ("latency", "energy", "edp", "throughput", *TARGET_OBJECTIVES)
 
 
 def divisors(n: int) -> list[int]:
@@ -64,6 +69,12 @@ class Problem:
     ) -> None:
         if not callable(objective):
             check_choice("objective", objective, OBJECTIVES)
+            if objective in TARGET_OBJECTIVES and not any(workload.targets):
+                raise ValueError(
+                    f"objective {objective!r} needs latency targets, and workload "
+                    f"{workload.name!r} has none (give the workload targets: model -> "
+                    "{target_fps|deadline_s, priority})"
+                )
         check_choice("dispatch policy", dispatch, DISPATCH_POLICIES)
         self.dispatch = dispatch
         self.workload, self.mcm, self.objective = workload, mcm, objective
@@ -185,8 +196,8 @@ class Problem:
         M, W = self.n_models, self.max_windows
         mb = np.zeros((M, W), dtype=np.int64)
         for m, d in enumerate(schedule.micro_batch):
-            for w, b in d.items():
-                mb[m, w] = self.mb_options[m].index(b)
+            for win, b in d.items():
+                mb[m, win] = self.mb_options[m].index(b)
         c = np.concatenate([np.asarray(x) for x in schedule.chiplet])
         w = np.concatenate([np.asarray(x) for x in schedule.window])
         return np.concatenate([c, w, mb.ravel()]).astype(np.int64)
@@ -203,10 +214,10 @@ class Problem:
                 raise ValueError(f"schedule.{name} has {len(v)} models, the workload has {M}")
         for m, mod in enumerate(self.workload.models):
             ws, cs = s.window[m], s.chiplet[m]
-            for name, v in (("window", ws), ("chiplet", cs)):
-                if len(v) != len(mod):
+            for name, genes in (("window", ws), ("chiplet", cs)):
+                if len(genes) != len(mod):
                     raise ValueError(
-                        f"schedule.{name}[{m}] covers {len(v)} layers of model "
+                        f"schedule.{name}[{m}] covers {len(genes)} layers of model "
                         f"{mod.name!r}, which has {len(mod)}"
                     )
             for i, (w, c) in enumerate(zip(ws, cs)):
@@ -324,10 +335,10 @@ class Problem:
         L, M, W = self.n_layers, self.n_models, self.max_windows
         win = g[:, L : 2 * L]
         mb = g[:, 2 * L :].reshape(len(g), M, W)
-        used = np.zeros((len(g), M, W), dtype=bool)
-        rows = np.repeat(np.arange(len(g)), L)
-        used[rows, np.tile(self.index.model, len(g)), win.ravel()] = True
-        mb[~used] = 0
+        used = np.zeros(len(g) * M * W, dtype=bool)
+        flat = (np.arange(len(g))[:, None] * M + self.index.model[None, :]) * W + win
+        used[flat.ravel()] = True
+        mb[~used.reshape(len(g), M, W)] = 0
         return g
 
     def sample(self, n: int, seed: int | np.random.Generator | None = 0) -> np.ndarray:
@@ -350,28 +361,101 @@ class Problem:
         self.validate(schedule)
         return evaluate_schedule(self, schedule)
 
-    def evaluate_batch(self, genomes, backend: str | None = None, detail: bool = True):
+    def evaluate_batch(
+        self, genomes, backend: str | None = None, detail: bool = True, models: bool = False
+    ):
         """Evaluate a population ``[P, G]``; invalid rows are repaired (:meth:`repair`).
         ``backend``: ``"numpy"``, ``"numba"`` (extra ``fast``) or ``None`` = numba when it is
         installed, else numpy; both compute docs/evaluation.md exactly (equal to 1e-9).
-        ``detail=False`` skips the per-window, per-chiplet and per-link arrays."""
+        ``detail=False`` skips the per-window, per-chiplet and per-link arrays and, unless
+        ``models``, the per-model latencies."""
         g = np.asarray(genomes)
         if g.ndim != 2 or g.shape[1] != self.genome_length:
             raise ValueError(f"genomes must have shape [P, {self.genome_length}], got {g.shape}")
+        if models:
+            return batch_evaluator(backend)(self.compiled, g, detail=detail, models=True)
         return batch_evaluator(backend)(self.compiled, g, detail=detail)
+
+    # --- latency targets ------------------------------------------------------------------
+    @property
+    def needs_model_latency(self) -> bool:
+        """Whether the objective reads each model's latency (the target objectives)."""
+        return self.objective in TARGET_OBJECTIVES
+
+    @cached_property
+    def targets(self) -> TargetArrays:
+        """The workload's targets as arrays over the models."""
+        return TargetArrays.of(self.workload.targets)
+
+    @cached_property
+    def target_scales(self) -> tuple[float, float]:
+        """``(E0, EDP0)``: the scales of the feasible branch ``x / (x + x0)`` of the target
+        objectives (docs/evaluation.md): the workload's least compute energy (every layer on its
+        cheapest class and micro-batch, MACs and on-chip accesses only) and that energy times
+        the least total compute time of one chiplet running everything. Any positive scale
+        keeps the order; these keep feasible fitness values near the middle of ``[0, 1)``."""
+        cp = self.compiled
+        nmb = cp.batch[cp.model][:, None] / cp.bsize[cp.model].astype(np.float64)  # [L, O]
+        valid = cp.bsize[cp.model] > 0
+        e = np.where(valid[:, None, :], cp.e * nmb[:, None, :], np.inf).min(axis=(1, 2))
+        t = np.where(valid[:, None, :], cp.t * nmb[:, None, :], np.inf).min(axis=(1, 2))
+        e0 = float(e.sum())
+        return (e0 if e0 > 0 else 1.0), (e0 * float(t.sum()) if e0 * t.sum() > 0 else 1.0)
 
     def objective_of(self, r) -> np.ndarray:
         """The minimized objective from a (batch) result."""
         if callable(self.objective):
             return np.asarray(self.objective(r), dtype=np.float64)
+        if self.objective in TARGET_OBJECTIVES:
+            return self._target_objective(r)
         if self.objective == "throughput":
             return 1.0 / np.asarray(r.throughput)
         return np.asarray(
             getattr(r, {"latency": "latency_s", "energy": "energy_j", "edp": "edp"}[self.objective])
         )
 
+    def _target_objective(self, r) -> np.ndarray:
+        lat = np.asarray(r.model_latency_s)
+        if lat.ndim != 2 or lat.shape[1] != self.n_models:
+            raise ValueError(
+                f"objective {self.objective!r} needs each model's latency: evaluate with "
+                "models=True (or detail=True)"
+            )
+        e0, edp0 = self.target_scales
+        if self.objective == "targets-met":
+            e = np.asarray(r.energy_j, dtype=np.float64)
+            v = self.targets.violation(lat)
+            # met targets first; among equal counts the smaller total overshoot of the missed
+            # ones (a gradient toward meeting one more), and with every target met, less energy
+            return self.targets.missed_weight(lat) + np.where(v > 0, v / (1.0 + v), e / (e + e0))
+        x, x0 = (r.energy_j, e0) if self.objective == "energy@targets" else (r.edp, edp0)
+        return feasibility_first(x, x0, self.targets.violation(lat))
+
+    def penalized_objective(self, r, weight: float | None = None) -> np.ndarray:
+        """The target objectives as a penalty, for the RL environments' reward: ``x * (1 +
+        weight * V)`` with ``x`` the energy (``energy@targets``, ``targets-met``) or EDP and
+        ``V`` the total normalized violation (``targets-met``: the missed priority weight over
+        the total); ``weight`` defaults to :data:`costmodel.targets.PENALTY_WEIGHT`. Other
+        objectives: :meth:`objective_of`."""
+        from .targets import PENALTY_WEIGHT
+
+        if self.objective not in TARGET_OBJECTIVES:
+            return self.objective_of(r)
+        w = PENALTY_WEIGHT if weight is None else weight
+        lat = np.asarray(r.model_latency_s)
+        if self.objective == "targets-met":
+            v = self.targets.missed_weight(lat) / self.targets.priority.sum()
+            x = np.asarray(r.energy_j, dtype=np.float64)
+        else:
+            v = self.targets.violation(lat)
+            x = np.asarray(r.energy_j if self.objective == "energy@targets" else r.edp)
+        return x * (1.0 + w * v)
+
     def fitness(self, genomes, backend: str | None = None) -> np.ndarray:
         """The objective of every genome, ``[P]`` (minimized); a callable objective gets the
-        full detail, the named ones the fitness-only path."""
-        r = self.evaluate_batch(genomes, backend, detail=callable(self.objective))
+        full detail, the named ones the fitness-only path (plus each model's latency for the
+        target objectives)."""
+        r = self.evaluate_batch(
+            genomes, backend, detail=callable(self.objective), models=self.needs_model_latency
+        )
         return self.objective_of(r)

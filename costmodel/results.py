@@ -24,9 +24,16 @@ class BatchResult:
     chiplet_busy_s: np.ndarray  # [P, n] over all windows
     link_bytes: np.ndarray  # [P, links] over all windows, in the MCM's ``links`` order
     dram_bytes: np.ndarray  # [P]
+    #: [P, M] each model's latency (docs/evaluation.md, Per-model latency); [P, 0] when not
+    #: asked for (``models=False`` on the fitness-only path)
+    model_latency_s: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
 
     def row(self, i: int) -> dict:
-        return {k: (v[i].tolist() if v.ndim > 1 else float(v[i])) for k, v in self.__dict__.items()}
+        return {
+            k: (v[i].tolist() if v.ndim > 1 else float(v[i]))
+            for k, v in self.__dict__.items()
+            if v.size
+        }
 
 
 @dataclass
@@ -82,3 +89,8 @@ class Result:
     dram_bytes: float
     window_dram_s: list[float]  # DRAM bytes / bandwidth of each window (its DRAM bound)
     window_link_s: list[float]  # busiest link's bytes / bandwidth of each window
+    #: each model's latency: the end of its last task, each window's timeline stretched to the
+    #: window's latency (docs/evaluation.md, Per-model latency)
+    model_latency_s: dict[str, float] = field(default_factory=dict)
+    #: per model: latency against its target (costmodel.targets.target_report)
+    model_targets: list[dict] = field(default_factory=list)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import heapq
 from collections import defaultdict, deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,9 @@ class Timeline:
     energy_j: float = 0.0
     throughput: float = 0.0
     dram_bytes: float = 0.0
+    #: each model's latency: the end of its last task, its window's timeline stretched to the
+    #: window's end (docs/evaluation.md, Per-model latency)
+    model_latency_s: dict[str, float] = field(default_factory=dict)
 
     @property
     def makespan_s(self) -> float:
@@ -153,6 +156,7 @@ def simulate(problem, schedule, result=None) -> Timeline:
     dram_total = 0.0
     occupancy: dict[int, float] = defaultdict(float)
     link_total: dict[tuple[int, int], float] = defaultdict(float)
+    model_end: dict[str, float] = {}
     for w in range(problem.max_windows):
         stages = [st for st in res.stages if st.window == w]  # global stage order
         first = len(events)
@@ -174,6 +178,11 @@ def simulate(problem, schedule, result=None) -> Timeline:
         lmax = max(link_w.values(), default=0.0)
         end_w = max(span_end, t0 + dram_w / mcm.dram_bw, t0 + lmax / mcm.nop_bw)
         ends.append(end_w)
+        scale = (end_w - t0) / (span_end - t0) if span_end > t0 else 1.0
+        for ev in events[first:]:
+            if ev.micro_batch >= 0:
+                at = t0 + (ev.end - t0) * scale
+                model_end[ev.model] = max(model_end.get(ev.model, 0.0), at)
         t0 = end_w
         dram_total += dram_w
         for lk, v in link_w.items():
@@ -184,4 +193,12 @@ def simulate(problem, schedule, result=None) -> Timeline:
         max(link_total.values(), default=0.0) / mcm.nop_bw,
     )
     batches = sum(m.batch for m in problem.workload.models)
-    return Timeline(events, ends, energy, batches / period if period > 0 else 0.0, dram_total)
+    names = [m.name for m in problem.workload.models]
+    return Timeline(
+        events,
+        ends,
+        energy,
+        batches / period if period > 0 else 0.0,
+        dram_total,
+        {n: model_end.get(n, 0.0) for n in names},
+    )

@@ -22,11 +22,12 @@ from typing import Any
 from .config import load_mcm, load_workload, model_to_dict
 from .hardware import MCM, PATTERNS, ChipletClass, pe_shape
 from .problem import Problem
+from .targets import TARGET_OBJECTIVES
 from .workload import Layer, Workload
 from .zoo import SCENARIOS
 
-_MCM_CONSTANTS = ("nop_bw", "nop_hop_s", "nop_pj_per_bit", "dram_bw", "dram_latency_s")
-_MCM_CONSTANTS += ("dram_pj_per_bit",)
+_MCM_CONSTANTS: tuple[str, ...] = ("nop_bw", "nop_hop_s", "nop_pj_per_bit", "dram_bw")
+_MCM_CONSTANTS += ("dram_latency_s", "dram_pj_per_bit")
 _CHIPLET_CONSTANTS = tuple(
     f.name
     for f in dataclasses.fields(ChipletClass)
@@ -75,13 +76,16 @@ def describe_mcm(m: MCM) -> dict:
 def describe_problem(p: Problem) -> dict:
     """Everything that decides the figures of ``p``'s schedules, as plain JSON data."""
     obj = p.objective
-    return {
+    out = {
         "workload": describe_workload(p.workload),
         "mcm": describe_mcm(p.mcm),
         "objective": obj if isinstance(obj, str) else getattr(obj, "__qualname__", repr(obj)),
         "max_windows": int(p.max_windows),
         "dispatch": p.dispatch,
     }
+    if obj in TARGET_OBJECTIVES:  # targets decide only these objectives' values
+        out["targets"] = [t.to_dict() if t else None for t in p.workload.targets]
+    return out
 
 
 def _canonical(x: Any) -> Any:
@@ -132,8 +136,23 @@ def workload_spec(w: Workload) -> dict | None:
     cands.append(full)
     for c in cands:
         try:
-            if describe_workload(load_workload(c)) == target:
-                return c
+            rebuilt = load_workload(c)
+            if describe_workload(rebuilt) != target:
+                continue
+            if rebuilt.targets != w.targets:
+                if any(t is None and t0 is not None for t, t0 in zip(w.targets, rebuilt.targets)):
+                    continue  # a default target cannot be taken away in the YAML form
+                c = {
+                    **c,
+                    "targets": {
+                        n: t.to_dict()
+                        for n, t, t0 in zip(names, w.targets, rebuilt.targets)
+                        if t is not None and t != t0
+                    },
+                }
+                if load_workload(c).targets != w.targets:
+                    continue
+            return c
         except ValueError:
             continue
     return None

@@ -7,9 +7,10 @@ A stage is a maximal run of consecutive layers of one model, in one window, on o
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 
-def stage_runs(chiplet: np.ndarray, window: np.ndarray, first: np.ndarray) -> np.ndarray:
+def stage_runs(chiplet: ArrayLike, window: ArrayLike, first: ArrayLike) -> np.ndarray:
     """``[P, L]`` (or ``[L]``) bool: layer ``l`` starts a stage.
 
     ``chiplet`` and ``window`` are ``[P, L]`` (or ``[L]``) genes in global layer order; ``first``

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .errors import check_at_most, check_choice, check_positive_int
+from .targets import Target, resolve_targets
 
 LAYER_KINDS = ("conv", "gemm", "eltwise")
 #: Largest loop bound a layer may have (MAESTRO's int). Costs are computed in float64, so their
@@ -38,7 +39,9 @@ class Layer:
     R: int = 1
     S: int = 1
     Yo: int = 1
-    Xo: int | None = None  # None: Yo for a conv or eltwise layer (square output), 1 for a GEMM
+    # None: Yo for a conv or eltwise layer (square output), 1 for a GEMM; __post_init__ always
+    # fills in an int, so readers see ``int`` (hence the ignore on the None default).
+    Xo: int = None  # type: ignore[assignment]
     stride: int = 1
     groups: int = 1
     weights: bool = True
@@ -222,12 +225,21 @@ class Model:
 
 @dataclass(frozen=True)
 class Workload:
-    """Several models served at once; duplicate names are told apart as ``name#2``, ``name#3``..."""
+    """Several models served at once; duplicate names are told apart as ``name#2``, ``name#3``...
+    ``targets``: per model an optional latency :class:`~costmodel.targets.Target` (a mapping by
+    the final model names, or one entry or ``None`` per model); they matter only to the target
+    objectives (costmodel/targets.py)."""
 
     models: tuple[Model, ...]
     name: str = ""
+    targets: tuple[Target | None, ...] = ()
 
-    def __init__(self, models: Sequence[Model], name: str = "") -> None:
+    def __init__(
+        self,
+        models: Sequence[Model],
+        name: str = "",
+        targets: Mapping[str, Target] | Sequence[Target | None] | None = None,
+    ) -> None:
         models = list(models)
         if not models:
             raise ValueError("a workload needs at least one model")
@@ -240,6 +252,9 @@ class Workload:
             named.append(m if seen[m.name] == 1 else m.renamed(f"{m.name}#{seen[m.name]}"))
         object.__setattr__(self, "models", tuple(named))
         object.__setattr__(self, "name", name or "+".join(m.name for m in named))
+        object.__setattr__(
+            self, "targets", resolve_targets(targets, [m.name for m in named], "workload targets")
+        )
 
     def __len__(self) -> int:
         return len(self.models)
@@ -254,4 +269,6 @@ class Workload:
     def with_batches(self, batches: Sequence[int]) -> Workload:
         if len(batches) != len(self.models):
             raise ValueError(f"batches needs {len(self.models)} entries, got {len(batches)}")
-        return Workload([m.with_batch(b) for m, b in zip(self.models, batches)], self.name)
+        return Workload(
+            [m.with_batch(b) for m, b in zip(self.models, batches)], self.name, self.targets
+        )

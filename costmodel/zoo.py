@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .errors import check_choice, check_positive_int
+from .targets import Target
 from .workload import Layer, Model, Workload
-from .zoo_arvr import ARVR_MODELS, ARVR_SCENARIOS
+from .zoo_arvr import ARVR_MODELS, ARVR_SCENARIOS, ARVR_TARGET_FPS
 
 # Element-wise operation counts per element for fused epilogues (our estimates, documented):
 LN_OPS = 5  # mean, variance, normalize, scale, shift
@@ -226,4 +227,14 @@ def scenario(name: str, seq_len: int = 128) -> Workload:
     for model, batch in SCENARIOS[name]:
         params = {"seq_len": seq_len} if model in _TRANSFORMERS else {}
         models.append(build_model(model, batch=batch, **params))
-    return Workload(models, name=name)
+    return Workload(models, name=name, targets=scenario_targets(name, models))
+
+
+def scenario_targets(name: str, models: list) -> dict[str, Target] | None:
+    """Default latency targets of a scenario: sc6-sc10 from XRBench's usage scenarios
+    (:data:`costmodel.zoo_arvr.ARVR_TARGET_FPS`, converted to a deadline per batch); none for
+    the others."""
+    fps = ARVR_TARGET_FPS.get(name)
+    if fps is None:
+        return None
+    return {m.name: Target(m.batch / fps[m.name]) for m in models if m.name in fps}

@@ -222,11 +222,14 @@ def _se_channels(mid: int) -> int:
     return _divisible(int(mid * 0.25))
 
 
+#: One FBNet-builder block row: (op, kernel, out channels, stride, repeats, expansion, SE).
+_Block = tuple[str | None, int, int, int, int, int, bool]
+
 #: D2Go's "FBNetV3_A" detection arch (facebookresearch/d2go,
 #: d2go/modeling/modeldef/modeldef.py): per stage, (kernel, out channels, stride, repeats,
 #: expansion, squeeze-excite). Stages 0-3 are the trunk; the RPN repeats the last entry of stage 3;
 #: the RoI box head is stage 4.
-_FBNETV3_A = [
+_FBNETV3_A: list[list[_Block]] = [
     [("conv", 3, 16, 2, 1, 1, False), (None, 3, 16, 1, 2, 1, False)],
     [(None, 5, 24, 2, 1, 4, False), (None, 5, 24, 1, 3, 3, False)],
     [(None, 5, 32, 2, 1, 4, True), (None, 3, 32, 1, 3, 3, True)],
@@ -242,7 +245,7 @@ _FBNETV3_A = [
 
 def _fbnet_stages(
     n: _Net,
-    stages: Sequence[Sequence[tuple]],
+    stages: Sequence[Sequence[_Block]],
     c: int,
     res: tuple[int, int],
     tag: str,
@@ -374,7 +377,7 @@ def planercnn(size: int = 192, proposals: int = 1000, detections: int = 100) -> 
     res = _resnet_stem(n, 3, (size, size))
     c_outs, _ = _bottleneck_stages(n, (3, 4, 23, 3), res, stride_on_1x1=True)
     sizes = [size // 4, size // 8, size // 16, size // 32]
-    lat = {}
+    lat: dict[int, int] = {}  # FPN level -> its lateral conv's layer index
     for lvl in (5, 4, 3, 2):
         s = sizes[lvl - 2]
         lat[lvl] = n.conv(
@@ -463,8 +466,8 @@ def midas_small(height: int = 192, width: int = 256) -> list[Layer]:
     n.conv("stem", 32, 3, 3, res, stride=2)
     c, taps = 32, []
     for si, (k, stride, e, c_out, repeats) in enumerate(_EFFNET_LITE3):
-        for r in range(repeats):
-            c, res = _irf(n, f"blocks{si}.{r}", c, c_out, k, stride if r == 0 else 1, c * e, res)
+        for j in range(repeats):
+            c, res = _irf(n, f"blocks{si}.{j}", c, c_out, k, stride if j == 0 else 1, c * e, res)
         if si in (1, 2, 4, 6):
             taps.append((n.last, c, res))
     rn = []
@@ -509,7 +512,8 @@ def emformer(
     _check_sizes(layers=layers, d=d, heads=heads, ffn=ffn, seq_len=seq_len)
     if d % heads:
         raise ValueError(f"Emformer width d={d} must be a multiple of heads={heads}")
-    s, dh, out = seq_len, d // heads, []
+    s, dh = seq_len, d // heads
+    out: list[Layer] = []
     for b in range(layers):
         p, block_in = f"layer{b}.", len(out) - 1
         out += [
@@ -832,7 +836,7 @@ def ritnet(
 
 #: FBNet-C (Wu et al., CVPR 2019, Fig. 4 / mobile_cv ``fbnet_modeldef_cls_fbnet.py``): per stage,
 #: (op, kernel, out channels, stride, repeats, expansion, squeeze-excite).
-_FBNET_C = [
+_FBNET_C: list[list[_Block]] = [
     [("conv", 3, 16, 2, 1, 1, False)],
     [(None, 3, 16, 1, 1, 1, False)],
     [(None, 3, 24, 2, 1, 6, False), ("skip", 0, 24, 1, 1, 1, False), (None, 3, 24, 1, 2, 1, False)],
@@ -966,4 +970,23 @@ ARVR_SCENARIOS: dict[str, list[tuple[str, int]]] = {
     "sc8": [("d2go", 30), ("emformer", 3)],
     "sc9": [("eyecod", 60), ("hand-sp", 30), ("sp2dense", 30)],
     "sc10": [("eyecod", 60), ("hand-sp", 45)],
+}
+
+#: Target frame rates (FPS) of each model in XRBench's usage scenarios (Kwon et al., "XRBench: An
+#: Extended Reality (XR) Machine Learning Benchmark Suite for the Metaverse", MLSys 2023,
+#: arXiv 2211.08675; the ``FPS:`` of each network in github.com/XRBench/XRBench-MLSys2023,
+#: XRbench_evaluation/usage_scenarios/*.m, commit 89156663): AR assistant (sc6): D2Go object
+#: detection 10, PlaneRCNN plane detection 15, MiDaS depth 30, Emformer speech 3; AR gaming
+#: (sc7): hand tracking 45, MiDaS 30, PlaneRCNN 15, and HRViT segmentation 10 (from the AR
+#: assistant and outdoor scenarios, where it runs); outdoor activity (sc8): D2Go 30, Emformer 3;
+#: social interaction A (sc9): eye segmentation and gaze 60 (EyeCod), depth refinement 30
+#: (sparse-to-dense), hand tracking 30; VR gaming (sc10): eye 60, hand tracking 45. They equal
+#: SCAR's batches (one second of frames). GoogLeNet (sc6) is not in XRBench: its rate is a
+#: placeholder, its batch of 32 per second (SCAR Table III), i.e. the same 1 s deadline.
+ARVR_TARGET_FPS: dict[str, dict[str, float]] = {
+    "sc6": {"googlenet": 32, "d2go": 10, "planercnn": 15, "midas-small": 30, "emformer": 3},
+    "sc7": {"hrvit-b1": 10, "planercnn": 15, "hand-sp": 45, "midas-small": 30},
+    "sc8": {"d2go": 30, "emformer": 3},
+    "sc9": {"eyecod": 60, "hand-sp": 30, "sp2dense": 30},
+    "sc10": {"eyecod": 60, "hand-sp": 45},
 }

@@ -4,10 +4,12 @@ normalizer, and the physical figures reported in ``info`` at the end of an episo
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from costmodel import BatchResult, Problem, mcm, scenario
+from costmodel.targets import target_report
 
 DEFAULTS = {"scenario": "sc1", "pattern": "het-sides", "rows": 3, "cols": 3, "objective": "edp"}
 
@@ -48,7 +50,8 @@ def build_problem(
         if given:
             raise ValueError(f"pass either problem= or {', '.join(given)}=, not both")
         return problem
-    args = {k: (DEFAULTS[k] if named[k] is None else named[k]) for k in DEFAULTS}
+    # mixed value types, each checked below (the objective by Problem itself)
+    args: dict[str, Any] = {k: (DEFAULTS[k] if named[k] is None else named[k]) for k in DEFAULTS}
     if not isinstance(args["scenario"], str):
         raise ValueError(f"scenario must be a scenario name, got {args['scenario']!r}")
     if not isinstance(args["pattern"], str):
@@ -67,9 +70,15 @@ def build_problem(
 def reference_objective(p: Problem) -> float:
     """Fixed reward normalizer: the mean objective of ``p.sample(64, seed=0)``, i.e. of 64
     random valid genomes. A reward of -1 means "as good as an average random schedule"; the
-    value depends only on the problem, so rewards compare across runs and agents. Falls back to
+    value depends only on the problem, so rewards compare across runs and agents. For the target
+    objectives it is the mean energy (``targets-met``, ``energy@targets``) or EDP, without the
+    penalty. Falls back to
     the mean's magnitude, or 1.0, should a user objective make it non-positive or not finite."""
-    f = p.fitness(p.sample(REFERENCE_SAMPLES, seed=REFERENCE_SEED))
+    g = p.sample(REFERENCE_SAMPLES, seed=REFERENCE_SEED)
+    if p.needs_model_latency:  # the target objectives: the mean energy (or EDP), unpenalized
+        f = p.penalized_objective(p.evaluate_batch(g, detail=False, models=True), weight=0.0)
+    else:
+        f = p.fitness(g)
     ref = float(np.mean(f))
     if np.isfinite(ref) and ref > 0:
         return ref
@@ -86,17 +95,39 @@ def evaluate_genome(
     p: Problem, genome: np.ndarray, reference: float, evaluator: BatchEvaluatorFn | None = None
 ) -> tuple[float, dict]:
     """The final reward ``-objective / reference`` and the physical figures of one genome, via
-    ``evaluator`` (default ``p.evaluate_batch``, the exact evaluator every agent uses)."""
-    g = np.asarray(genome, dtype=np.int64)
-    r = (evaluator or p.evaluate_batch)(g[None, :])
-    obj = float(p.objective_of(r)[0])
-    info = {
-        "latency_s": float(r.latency_s[0]),
-        "energy_j": float(r.energy_j[0]),
-        "edp": float(r.edp[0]),
-        "throughput": float(r.throughput[0]),
-        "objective": obj,
-        "reference": reference,
-        "genome": g.copy(),
-    }
-    return -obj / reference, info
+    ``evaluator`` (default ``p.evaluate_batch``, the exact evaluator every agent uses). For the
+    target objectives the reward is the penalty form ``-x (1 + w V) / reference``
+    (:meth:`costmodel.problem.Problem.penalized_objective`, weight
+    :data:`costmodel.targets.PENALTY_WEIGHT`), ``info`` adds each model's latency against its
+    target, and ``objective`` stays the feasibility-first fitness the agents minimize."""
+    rewards, infos = evaluate_genomes(p, np.asarray(genome)[None, :], reference, evaluator)
+    return float(rewards[0]), infos[0]
+
+
+def evaluate_genomes(
+    p: Problem, genomes: np.ndarray, reference: float, evaluator: BatchEvaluatorFn | None = None
+) -> tuple[np.ndarray, list[dict]]:
+    """:func:`evaluate_genome` for ``[P, G]`` genomes in one evaluator call (why: one batch is
+    far cheaper than ``P`` calls). An evaluator may return fewer rows than asked (a counting
+    evaluator whose budget runs out): then only those first rows get a reward and an ``info``."""
+    g = np.atleast_2d(np.asarray(genomes, dtype=np.int64))
+    r = (evaluator or p.evaluate_batch)(g)
+    obj = np.asarray(p.objective_of(r), dtype=np.float64)
+    reward_obj = np.asarray(p.penalized_objective(r)) if p.needs_model_latency else obj
+    names = [m.name for m in p.workload.models]
+    infos = []
+    for i in range(len(obj)):
+        info = {
+            "latency_s": float(r.latency_s[i]),
+            "energy_j": float(r.energy_j[i]),
+            "edp": float(r.edp[i]),
+            "throughput": float(r.throughput[i]),
+            "objective": float(obj[i]),
+            "reference": reference,
+            "genome": g[i].copy(),
+        }
+        if p.needs_model_latency:
+            info["model_latency"] = target_report(names, p.workload.targets, r.model_latency_s[i])
+            info["penalized_objective"] = float(reward_obj[i])
+        infos.append(info)
+    return -reward_obj / reference, infos

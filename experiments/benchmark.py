@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,16 +97,23 @@ def load_finished(d: Path, expected_hash: str) -> tuple[dict, list[dict]] | None
 
 
 def run_one(
-    problem: Problem, agent: str, seed: int, budget: Budget, out: Path, options: dict | None = None
+    problem: Problem,
+    agent: str,
+    seed: int,
+    budget: Budget,
+    out: Path,
+    options: dict | None = None,
+    progress: Callable[[int, float], None] | None = None,
 ) -> BenchmarkRun:
     """Run ``agent`` with ``seed`` into ``out/<agent>/seed<k>``, or reuse the run there if it
-    finished under the same resolved config (:func:`load_finished`)."""
+    finished under the same resolved config (:func:`load_finished`); ``progress`` as in
+    :func:`search.run`."""
     d = out / agent / f"seed{seed}"
     algo = make_agent(agent, **(options or {}))
     found = load_finished(d, run_hash(problem, algo, budget, seed))
     if found is not None:
         return BenchmarkRun(agent, seed, *found, reused=True)
-    r = run(problem, algo, budget, seed=seed, log_dir=d)
+    r = run(problem, algo, budget, seed=seed, log_dir=d, progress=progress)
     return BenchmarkRun(agent, seed, json.loads((d / "result.json").read_text()), r.history)
 
 
@@ -117,8 +125,27 @@ def first_reaching(history: list[dict], target: float, key: str) -> float:
 
 
 def _run_task(problem: Problem, task: tuple) -> BenchmarkRun:
-    agent, seed, budget, out, options = task
-    return run_one(problem, agent, seed, budget, out, options)
+    agent, seed, budget, out, options, *progress = task  # progress: serial executor only
+    return run_one(problem, agent, seed, budget, out, options, *progress)
+
+
+def run_tasks(problem: Problem, tasks: list[tuple], executor=None, progress=None) -> list:
+    """Run ``(agent, seed, budget, out, options)`` tasks on ``executor`` (serial by default),
+    counted in :data:`TALLY`; a :class:`experiments.progress.RunProgress` is told as each run
+    finishes and, for runs in this process, how each run goes."""
+    from search.executors import SerialExecutor, TaskFailure
+
+    executor = executor or SerialExecutor()
+    if progress is not None and executor.name == "serial":
+        tasks = [(*t, progress.within(f"{t[0]} seed {t[1]}", t[2].evals)) for t in tasks]
+
+    def done(i: int, r) -> None:
+        best = None if isinstance(r, TaskFailure) else r.result["best"]
+        progress.finished(f"{tasks[i][0]} seed {tasks[i][1]}", best)
+
+    results = executor.map(_run_task, tasks, shared=problem, on_done=progress and done)
+    TALLY.count(results)
+    return results
 
 
 def benchmark(
@@ -134,17 +161,14 @@ def benchmark(
 ) -> list[dict]:
     """Run every agent with every seed (on ``executor``: serial by default), write
     ``benchmark.csv`` and ``fitness_curves.png``. Runs that fail are reported in the CSV with
-    their error; finished runs of the same config are reused (:func:`run_one`)."""
-    from search.executors import SerialExecutor, TaskFailure
+    their error; finished runs of the same config are reused (:func:`run_one`); ``progress``:
+    a :class:`experiments.progress.RunProgress` (:func:`run_tasks`)."""
+    from search.executors import TaskFailure
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     tasks = [(a, s, budget, out, (options or {}).get(a)) for a in agents for s in seeds]
-    executor = executor or SerialExecutor()
-    results = executor.map(_run_task, tasks, shared=problem)
-    TALLY.count(results)
-    if progress is not None:
-        progress.update(len(tasks))
+    results = run_tasks(problem, tasks, executor, progress)
     runs = [r for r in results if not isinstance(r, TaskFailure)]
     failed = [
         {"agent": tasks[r.index][0], "seed": tasks[r.index][1], "status": r.error}

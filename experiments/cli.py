@@ -149,7 +149,12 @@ def budget_from_args(a: argparse.Namespace):
 
 
 def add_search_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--objective", default="edp", help="latency, energy, edp or throughput")
+    p.add_argument(
+        "--objective",
+        default="edp",
+        help="latency, energy, edp, throughput, or with a workload's latency targets "
+        "energy@targets, edp@targets, targets-met (docs/evaluation.md)",
+    )
     p.add_argument("--max-windows", type=int, default=None, help="windows a schedule may use")
     p.add_argument("--evals", type=int, default=2000, help="evaluation budget (default 2000)")
     p.add_argument("--seconds", type=float, default=None, help="wall-clock budget")
@@ -207,14 +212,25 @@ def cmd_benchmark(a: argparse.Namespace) -> int:
 
     problem = problem_from_args(a)
     agents = [x.strip() for x in a.agents.split(",") if x.strip()]
-    from search import agent_class
+    from search import AGENTS, agent_class
 
+    if not agents:
+        raise UsageError(f"--agents needs at least one agent name; choices: {', '.join(AGENTS)}")
     for name in agents:
         agent_class(name)  # unknown names fail before anything runs
+    from experiments.config import MAX_SEEDS
+
+    if not 0 < a.seeds <= MAX_SEEDS:
+        raise UsageError(f"--seeds must be 1..{MAX_SEEDS} (seeds 0..N-1), got {a.seeds}")
     budget = budget_from_args(a)
     TALLY.reset()
+    from experiments.progress import RunProgress
+
     with folder_lock(a.out), executor_from_args(a) as ex:
-        rows = benchmark(problem, agents, list(range(a.seeds)), budget, a.out, executor=ex)
+        with RunProgress(len(agents) * a.seeds, "benchmark") as bar:
+            rows = benchmark(
+                problem, agents, list(range(a.seeds)), budget, a.out, progress=bar, executor=ex
+            )
     for s in summarize(rows):
         print(
             f"{s['agent']:>10}: median {s['median']:.6g} (min {s['min']:.6g}, max "
@@ -231,6 +247,8 @@ def _read_schedule_file(path: str) -> dict:
     from pathlib import Path
 
     p = Path(path)
+    if p.is_dir():
+        raise ValueError(f"{p} is a folder; give its result.json or a schedule file")
     if not p.is_file():
         raise ValueError(f"schedule file not found: {p}")
     try:
@@ -348,6 +366,13 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
         "throughput": r.throughput,
         "energy_breakdown_j": r.energy_breakdown_j,
         "window_latency_s": r.window_latency_s,
+        "model_latency": r.model_targets,
+        "objective": problem.objective,
+        "fitness": float(
+            problem.objective_of(
+                problem.evaluate_batch(problem.encode(schedule)[None, :], backend="numpy")
+            )[0]
+        ),
         "stages": [s.to_dict() for s in r.stages],
     }
     print(json.dumps(out, indent=None if a.json else 1))
@@ -370,21 +395,73 @@ def cmd_run(a: argparse.Namespace) -> int:
 
 
 def cmd_plot(a: argparse.Namespace) -> int:
+    """Fitness curves of every history.jsonl under a folder, one curve per agent (and per
+    problem where the folder holds several), into a new picture: ``--out``, by default
+    ``<folder>/fitness_curves-plot.png``. It never writes over a file a run made: an existing
+    target is replaced only if its name ends in ``-plot.<format>``."""
+    import re
     from pathlib import Path
 
+    import yaml
+
     from experiments.benchmark import _load_history
-    from experiments.plots import fitness_curves
+    from experiments.plots import check_picture_path, fitness_curves
 
     root = Path(a.folder)
     if not root.is_dir():
-        raise ValueError(f"results folder not found: {root}")
-    curves: dict[str, list] = {}
+        raise ValueError(f"plot: results folder not found: {root}")
+    out = check_picture_path(a.out or root / "fitness_curves-plot.png", "plot --out")
+    if out.exists() and not out.stem.endswith("-plot"):
+        raise ValueError(
+            f"plot --out {out}: the file exists and plot never writes over a run's files; "
+            "give a new path (or one whose name ends in -plot.<format>)"
+        )
+    if not out.parent.is_dir():
+        raise ValueError(f"plot --out {out}: folder {out.parent} not found")
+    curves: dict[tuple[str, str], list] = {}
+    objectives: set[str] = set()
     for h in sorted(root.rglob("history.jsonl")):
-        agent = h.parent.parent.name
-        curves.setdefault(agent, []).append(_load_history(h))
+        try:
+            hist = _load_history(h)
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"{h}: not a JSON-lines history ({exc})") from None
+        for i, rec in enumerate(hist, 1):
+            for k in ("evals", "seconds", "best"):
+                if not isinstance(rec, dict) or not isinstance(rec.get(k), (int, float)):
+                    raise ValueError(f"{h} line {i}: field {k!r} missing or not a number")
+        try:
+            res = json.loads((h.parent / "result.json").read_text())
+        except (OSError, ValueError):
+            res = {}
+        res = res if isinstance(res, dict) else {}
+        seeded = re.fullmatch(r"seed\d+", h.parent.name) is not None
+        run_dir = h.parent.parent if seeded else h.parent  # <problem>/<agent>/seed<k>
+        agent = res.get("algorithm") or run_dir.resolve().name
+        problem = run_dir.parent.relative_to(root).as_posix() if seeded else "."
+        spec = res.get("problem")
+        if isinstance(spec, dict) and isinstance(spec.get("objective"), str):
+            objectives.add(spec["objective"])
+        curves.setdefault((problem, str(agent)), []).append(hist)
     if not curves:
-        raise ValueError(f"no history.jsonl under {root}")
-    path = fitness_curves(curves, root / "fitness_curves.png", title=root.name)
+        raise ValueError(f"plot: no history.jsonl under {root}")
+    if not objectives and (root / "config.yaml").is_file():
+        try:
+            obj = (yaml.safe_load((root / "config.yaml").read_text()) or {}).get("objective")
+        except (yaml.YAMLError, AttributeError):
+            obj = None
+        if isinstance(obj, str):
+            objectives.add(obj)
+    problems = sorted({p for p, _ in curves})
+    if len(curves) > 10:
+        raise ValueError(
+            f"plot: {len(curves)} curves ({len(problems)} problems, "
+            f"{len({ag for _, ag in curves})} agents) under {root} are "
+            f"too many for one picture; plot one of its subfolders, e.g. "
+            + ", ".join(str(root / p) for p in problems[:3])
+        )
+    named = {(ag if len(problems) == 1 else f"{p}: {ag}"): runs for (p, ag), runs in curves.items()}
+    ylabel = f"best {objectives.pop()}" if len(objectives) == 1 else "best objective"
+    path = fitness_curves(named, out, title=root.resolve().name, ylabel=ylabel)
     print(f"wrote {path}")
     return 0
 
@@ -400,6 +477,9 @@ def cmd_list(a: argparse.Namespace) -> int:
     from search import AGENTS
 
     print("agents:    " + ", ".join(AGENTS))
+    from search.suite import list_lines
+
+    print("\n".join(list_lines()))
     return 0
 
 
@@ -450,7 +530,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_executor_args(r)
     r.set_defaults(func=cmd_run)
     pl = sub.add_parser("plot", help="fitness curves from a results folder's histories")
-    pl.add_argument("folder")
+    pl.add_argument("folder", help="a search's --out folder or a benchmark/run results folder")
+    pl.add_argument(
+        "--out",
+        default=None,
+        help="picture to write (.png, .svg or .pdf; default <folder>/fitness_curves-plot.png); "
+        "never a file the run made",
+    )
     pl.set_defaults(func=cmd_plot)
     lst = sub.add_parser("list", help="models, scenarios, patterns, dataflows and agents")
     lst.set_defaults(func=cmd_list)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from costmodel.files import write_json_atomic
 from costmodel.spec import fingerprint, problem_fingerprint, problem_spec
 
 from .base import Algorithm, Budget, BudgetExhausted, Evaluator, SearchResult
+from .executors import EXECUTORS, SerialExecutor, make_executor
 from .registry import make_agent
 
 
@@ -21,24 +23,41 @@ def run(
     budget: Budget | None = None,
     seed: int = 0,
     log_dir: str | Path | None = None,
-    executor=None,
+    executor: str | SerialExecutor | None = None,
+    progress: Callable[[int, float], None] | None = None,
     **options: Any,
 ) -> SearchResult:
     """Search ``problem`` with ``algorithm`` (a name from :data:`search.AGENTS` or an instance)
     under ``budget``; deterministic for a given seed. Writes ``history.jsonl`` and then
     ``result.json`` to ``log_dir`` when given, each whole (atomically); ``result.json`` names
     its problem (:func:`costmodel.spec.problem_spec`) and carries the :func:`run_hash` of the
-    run's resolved config."""
+    run's resolved config. ``progress(evals, best)``, when given, is called after every batch
+    the agent evaluates (e.g. :class:`experiments.progress.RunProgress`). ``executor`` (where
+    population chunks are evaluated) is an executor object or a name from
+    :data:`search.executors.EXECUTORS`, started for this run and closed after it."""
     if budget is None:
         raise ValueError("run needs a budget, e.g. Budget(evals=2000)")
     if not isinstance(budget, Budget):
         raise ValueError(f"budget must be a search.Budget, got {type(budget).__name__}")
+    if isinstance(executor, str):  # a name: this run starts that executor and closes it after
+        with make_executor(executor) as ex:  # ValueError naming the choices for an unknown name
+            return run(problem, algorithm, budget, seed, log_dir, ex, progress, **options)
+    if executor is not None and not callable(getattr(executor, "map", None)):
+        raise ValueError(
+            f"executor must be a name ({', '.join(EXECUTORS)}) or an executor object "
+            f"(search.executors.make_executor), got {type(executor).__name__}"
+        )
     agent = make_agent(algorithm, **options) if isinstance(algorithm, str) else algorithm
     if options and not isinstance(algorithm, str):
         raise ValueError("pass options to the agent's constructor, not to run()")
     rng = np.random.default_rng(seed)
     ev = Evaluator(
-        problem, budget, log_dir, executor=executor, chunks=getattr(executor, "workers", 2) or 2
+        problem,
+        budget,
+        log_dir,
+        executor=executor,
+        chunks=getattr(executor, "workers", 2) or 2,
+        progress=progress,
     )
     key = run_hash(problem, agent, budget, seed) if log_dir is not None else None  # before search
     ok = False
@@ -82,6 +101,7 @@ def run(
             "config": _jsonable(agent.config),
             "best_genome": ev.best_genome.tolist(),
             "schedule": schedule.to_dict(),
+            "model_latency": r.model_targets,  # each model's latency against its target
             "pareto": _jsonable(result.pareto),
             "extra": _jsonable(extra),
         }

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -61,8 +62,11 @@ class Evaluator:
         log_dir: str | Path | None = None,
         executor=None,
         chunks: int = 2,
+        progress: Callable[[int, float], None] | None = None,
     ) -> None:
         self.problem, self.budget = problem, budget
+        # told (evaluations so far, best so far) after every call, e.g. a progress display
+        self.progress = progress
         # a parallel executor evaluates populations in ``chunks`` row blocks (search.executors)
         self.executor = None if executor is None or executor.name == "serial" else executor
         self.chunks = chunks
@@ -72,6 +76,8 @@ class Evaluator:
         self.history: list[dict] = []
         self._t0 = time.perf_counter()
         self._log: AtomicFile | None = None
+        # where agents may write their own logs beside the history (RL learning curves)
+        self.log_dir = Path(log_dir) if log_dir is not None else None
         if log_dir is not None:
             Path(log_dir).mkdir(parents=True, exist_ok=True)
             self._log = AtomicFile(Path(log_dir) / "history.jsonl")
@@ -160,6 +166,8 @@ class Evaluator:
         if self._log is not None:
             self._log.file.write(json.dumps(rec) + "\n")
             self._log.file.flush()
+        if self.progress is not None:
+            self.progress(self.n_evals, self.best_fitness)
 
     def close(self, ok: bool = True) -> None:
         """End the history: with ``ok`` it replaces ``history.jsonl`` whole, else it is dropped

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from multiprocessing import get_context
 from typing import Any
@@ -33,13 +33,23 @@ class TaskFailure:
 class SerialExecutor:
     name = "serial"
 
-    def map(self, fn: Callable, items: Sequence, shared: Any = None) -> list:
+    def map(
+        self,
+        fn: Callable,
+        items: Sequence,
+        shared: Any = None,
+        on_done: Callable[[int, Any], None] | None = None,
+    ) -> list:
+        """``fn(shared, x)`` for every item, in order; ``on_done(index, result)`` is called in
+        this process as each task finishes (e.g. to advance a progress bar)."""
         out = []
         for i, x in enumerate(items):
             try:
                 out.append(fn(shared, x))
             except Exception as exc:  # noqa: BLE001 - reported per task, like the others
                 out.append(TaskFailure(i, f"{type(exc).__name__}: {exc}"))
+            if on_done is not None:
+                on_done(i, out[-1])
         return out
 
     def close(self) -> None:
@@ -61,14 +71,24 @@ class ProcessExecutor(SerialExecutor):
         self.workers = workers or os.cpu_count() or 1
         self.pool = ProcessPoolExecutor(self.workers, mp_context=get_context("spawn"))
 
-    def map(self, fn: Callable, items: Sequence, shared: Any = None) -> list:
+    def map(
+        self,
+        fn: Callable,
+        items: Sequence,
+        shared: Any = None,
+        on_done: Callable[[int, Any], None] | None = None,
+    ) -> list:
         futures = [self.pool.submit(fn, shared, x) for x in items]
-        out = []
-        for i, f in enumerate(futures):
+        index = {f: i for i, f in enumerate(futures)}
+        out: list = [None] * len(futures)
+        for f in as_completed(futures):  # collect each result as soon as it is done
+            i = index[f]
             try:
-                out.append(f.result())
+                out[i] = f.result()
             except Exception as exc:  # noqa: BLE001
-                out.append(TaskFailure(i, f"{type(exc).__name__}: {exc}"))
+                out[i] = TaskFailure(i, f"{type(exc).__name__}: {exc}")
+            if on_done is not None:
+                on_done(i, out[i])
         return out
 
     def close(self) -> None:
@@ -107,7 +127,13 @@ class DaskExecutor(SerialExecutor):
             self.client = Client(self.cluster)
         self.workers = max(1, len(self.client.scheduler_info().get("workers", {})))
 
-    def map(self, fn: Callable, items: Sequence, shared: Any = None) -> list:
+    def map(
+        self,
+        fn: Callable,
+        items: Sequence,
+        shared: Any = None,
+        on_done: Callable[[int, Any], None] | None = None,
+    ) -> list:
         sh = self.client.scatter(shared, broadcast=True, hash=False) if shared is not None else None
         from dask.distributed import as_completed
 
@@ -120,6 +146,8 @@ class DaskExecutor(SerialExecutor):
                 out[i] = f.result()
             except Exception as exc:  # noqa: BLE001 - includes a KilledWorker after the retry
                 out[i] = TaskFailure(i, f"{type(exc).__name__}: {exc}")
+            if on_done is not None:
+                on_done(i, out[i])
         return out
 
     def close(self) -> None:

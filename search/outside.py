@@ -40,7 +40,7 @@ in Nevergrad's own bookkeeping of 900 choices.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -305,7 +305,7 @@ class _Nevergrad(Algorithm):
     """Ask-and-tell over a Nevergrad optimizer, one candidate at a time (``num_workers=1``)."""
 
     optimizer = ""
-    options: dict[str, Any] = {}
+    options: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
@@ -366,7 +366,7 @@ class NevergradNGOpt(_Nevergrad):
 
 # --- the comparison in the README: python -m search.outside ----------------------------------
 #: (label, agent, options): the outside agents beside ours on the unseeded track
-COMPARED = (
+COMPARED: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("random", "random", {}),
     ("ga (seed_baselines=False)", "ga", {"seed_baselines": False}),
     ("nsga2 (seed_baselines=False)", "nsga2", {"seed_baselines": False}),

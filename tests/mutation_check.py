@@ -57,6 +57,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 EVALUATOR_TESTS = ["tests/test_hand_worked.py", "tests/test_exactness.py"]  # fast one first
+#: per-model latency mutants: its hand-worked cases and the four evaluators' agreement (files,
+#: not node ids: run_mutant keeps only the paths that are files)
+TARGET_TESTS = ["tests/test_targets.py"]
 PER_LAYER_TESTS = [
     "tests/test_cost.py",
     "tests/test_maestro_reference.py",
@@ -143,11 +146,11 @@ MUTANTS = [
     m("ref-input-one-sample", EV, "model input read for one sample, not the micro-batch",
       "via_dram(g, cp.in_ps[g] * bp[g])", "via_dram(g, cp.in_ps[g])"),
     m("ref-spill-x2", EV, "spill: 2 x spill (out and back) doubled",
-      "via_dram(int(g), 2 * spill[g], fixed=False)",
-      "via_dram(int(g), 4 * spill[g], fixed=False)"),
+      "via_dram(g, 2 * spill[g], fixed=False)",
+      "via_dram(g, 4 * spill[g], fixed=False)"),
     m("ref-spill-fixed-cost", EV, "spill: pays the DRAM fixed cost",
-      "via_dram(int(g), 2 * spill[g], fixed=False)",
-      "via_dram(int(g), 2 * spill[g], fixed=True)"),
+      "via_dram(g, 2 * spill[g], fixed=False)",
+      "via_dram(g, 2 * spill[g], fixed=True)"),
     m("ref-spill-room-all-l2", EV, "spill: room ignores the resident weights",
       "room = np.maximum(cp.l2[cls] - np.where(fits, resident[Wn, C], 0.0), 0.0)",
       "room = cp.l2[cls]"),
@@ -351,6 +354,28 @@ MUTANTS = [
     m("tab-e-compute-once", CO, "kernel table: compute energy not x n_mb",
       "lko[..., 1] = (cp.e * nmb[:, None, :]).transpose(2, 0, 1)",
       "lko[..., 1] = cp.e.transpose(2, 0, 1)"),
+    # ---- per-model latency (docs/evaluation.md; tests/test_targets.py) ---------------------------
+    *[
+        Mutant(id_, file, what, old, new, tests=list(TARGET_TESTS))
+        for id_, file, what, old, new in (
+            ("ref-model-no-stretch", EV, "per-model latency: window not stretched to its bounds",
+             "model_latency[name] = start + end * scale", "model_latency[name] = start + end"),
+            ("ref-model-no-start", EV, "per-model latency: window start left out",
+             "model_latency[name] = start + end * scale", "model_latency[name] = end * scale"),
+            ("np-model-no-stretch", BA, "per-model latency: window not stretched to its bounds",
+             "at = start.ravel()[s_pw] + s_fin * scale.ravel()[s_pw]",
+             "at = start.ravel()[s_pw] + s_fin"),
+            ("np-model-no-start", BA, "per-model latency: window start left out",
+             "at = start.ravel()[s_pw] + s_fin * scale.ravel()[s_pw]",
+             "at = s_fin * scale.ravel()[s_pw]"),
+            ("nb-model-no-stretch", NB, "per-model latency: window not stretched to its bounds",
+             "at = dram_win[w] + g_fin[q] * sc", "at = dram_win[w] + g_fin[q]"),
+            ("nb-model-first-micro-batch", NB, "per-model latency: micro-batch 0's finish only",
+             "g_fin[q] = prev", "g_fin[q] = prev if j == 0 else g_fin[q]"),
+            ("sim-model-no-stretch", SI, "per-model latency: window not stretched to its bounds",
+             "at = t0 + (ev.end - t0) * scale", "at = ev.end"),
+        )
+    ],
 ]
 # fmt: on
 

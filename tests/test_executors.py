@@ -9,7 +9,7 @@ import pytest
 from costmodel import Layer, Model, Problem, Workload, mcm
 from experiments.benchmark import benchmark
 from search import Budget, run
-from search.executors import TaskFailure, evaluate_chunked, make_executor
+from search.executors import SerialExecutor, TaskFailure, evaluate_chunked, make_executor
 
 
 def tiny():
@@ -44,7 +44,50 @@ def test_bad_executor_names():
         make_executor("process", scheduler="tcp://127.0.0.1:1")
 
 
+def _spy_make_executor(monkeypatch) -> list:
+    """Make ``search.run`` record the executors it starts by name."""
+    import search.api
+
+    made = []
+
+    def spy(name):
+        made.append(make_executor(name))
+        return made[-1]
+
+    monkeypatch.setattr(search.api, "make_executor", spy)
+    return made
+
+
+def test_run_takes_an_executor_name_and_closes_it(monkeypatch):
+    made = _spy_make_executor(monkeypatch)
+    closed = []
+    monkeypatch.setattr(SerialExecutor, "close", lambda self: closed.append(self))
+    p = tiny()
+    r1 = run(p, "random", Budget(evals=40), seed=1)
+    r2 = run(p, "random", Budget(evals=40), seed=1, executor="serial")
+    assert [type(e) for e in made] == [SerialExecutor] and closed == made
+    assert np.array_equal(r1.best_genome, r2.best_genome) and r1.best_fitness == r2.best_fitness
+
+
+def test_run_refuses_unknown_executors():
+    p = tiny()
+    with pytest.raises(ValueError, match="unknown executor 'mpi'; choices: serial, process, dask"):
+        run(p, "random", Budget(evals=10), executor="mpi")
+    with pytest.raises(ValueError, match=r"executor must be a name \(serial, process, dask\)"):
+        run(p, "random", Budget(evals=10), executor=3)
+
+
 dask = pytest.importorskip("dask.distributed")
+
+
+def test_run_with_executor_dask_by_name(monkeypatch):
+    made = _spy_make_executor(monkeypatch)
+    p = tiny()
+    r1 = run(p, "ga", Budget(evals=300), seed=2)
+    r2 = run(p, "ga", Budget(evals=300), seed=2, executor="dask")
+    assert [e.name for e in made] == ["dask"]
+    assert made[0].client.status == "closed"  # the run started the cluster and closed it
+    assert np.array_equal(r1.best_genome, r2.best_genome) and r1.best_fitness == r2.best_fitness
 
 
 @pytest.fixture(scope="module")

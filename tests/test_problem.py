@@ -6,11 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from costmodel import (
-    Layer,
-    Model,
     Problem,
     Schedule,
-    Workload,
     mcm,
     monolithic,
     scenario,
@@ -19,25 +16,6 @@ from costmodel import (
     simulate,
     standalone,
 )
-
-
-def tiny_workload():
-    a = Model(
-        "cnn",
-        [
-            Layer.conv(f"c{i}", K=32 * (i + 1), C=3 if i == 0 else 32 * i, R=3, Yo=28)
-            for i in range(4)
-        ]
-        + [Layer.gemm("fc", M=1, N=10, K=128, skips=(2,))],
-        batch=4,
-    )
-    b = Model("mlp", [Layer.gemm(f"g{i}", M=16, N=256, K=256) for i in range(4)], batch=2)
-    return Workload([a, b])
-
-
-@pytest.fixture(scope="module")
-def small():
-    return Problem(tiny_workload(), mcm("het-sides", 2, 2), max_windows=3)
 
 
 @pytest.fixture(scope="module")
@@ -77,8 +55,8 @@ def check_agreement(p, genomes):
     cols=st.integers(2, 3),
     pattern=st.sampled_from(["het-sides", "het-checkerboard", "homo-ws"]),
 )
-def test_batch_agrees_with_single_on_random_schedules(seed, rows, cols, pattern):
-    p = Problem(tiny_workload(), mcm(pattern, rows, cols), max_windows=3)
+def test_batch_agrees_with_single_on_random_schedules(cnn_mlp_workload, seed, rows, cols, pattern):
+    p = Problem(cnn_mlp_workload, mcm(pattern, rows, cols), max_windows=3)
     check_agreement(p, p.sample(8, seed=seed))
 
 
@@ -111,27 +89,27 @@ def test_ws_pipeline_beats_os_standalone_on_sc1(sc1):
     assert sc1.evaluate(simba(sc1, "ws")).edp < sc1.evaluate(standalone(sc1, "os")).edp
 
 
-def test_encode_decode_json_round_trip(small):
-    for g in small.sample(20, seed=5):
-        s = small.decode(g)
-        assert np.array_equal(small.decode(small.encode(s)).chiplet[0], s.chiplet[0])
+def test_encode_decode_json_round_trip(tiny_problem):
+    for g in tiny_problem.sample(20, seed=5):
+        s = tiny_problem.decode(g)
+        assert np.array_equal(tiny_problem.decode(tiny_problem.encode(s)).chiplet[0], s.chiplet[0])
         s2 = Schedule.from_json(s.to_json())
         assert s2 == s
-        assert small.evaluate(s2).latency_s == small.evaluate(s).latency_s
+        assert tiny_problem.evaluate(s2).latency_s == tiny_problem.evaluate(s).latency_s
 
 
-def test_structured_view_round_trip(small):
-    for g in small.sample(10, seed=9):
-        s = small.decode(g)
-        spec = small.to_structured(s)
+def test_structured_view_round_trip(tiny_problem):
+    for g in tiny_problem.sample(10, seed=9):
+        s = tiny_problem.decode(g)
+        spec = tiny_problem.to_structured(s)
         # random schedules need not have adjacent paths; rebuild only adjacent ones
         if all(
-            small.mcm.hops[a, b] == 1
+            tiny_problem.mcm.hops[a, b] == 1
             for segs in spec
             for seg in segs
             for a, b in zip(seg["path"], seg["path"][1:])
         ):
-            assert small.from_structured(spec) == s
+            assert tiny_problem.from_structured(spec) == s
     spec = [
         [
             {"layers": 3, "window": 0, "cuts": [1], "path": [0, 1], "micro_batch": 2},
@@ -139,9 +117,9 @@ def test_structured_view_round_trip(small):
         ],
         [{"layers": 4, "window": 0, "cuts": [2], "path": [2, 3], "micro_batch": 1}],
     ]
-    s = small.from_structured(spec)
+    s = tiny_problem.from_structured(spec)
     assert s.chiplet[0] == [0, 1, 1, 3, 3] and s.window[0] == [0, 0, 0, 1, 1]
-    assert small.to_structured(s) == spec
+    assert tiny_problem.to_structured(s) == spec
 
 
 @pytest.mark.parametrize(
@@ -154,7 +132,7 @@ def test_structured_view_round_trip(small):
         (lambda sp: sp[1][0].update(micro_batch=3), "must divide"),
     ],
 )
-def test_structured_view_errors(small, mutate, message):
+def test_structured_view_errors(tiny_problem, mutate, message):
     spec = [
         [
             {"layers": 3, "window": 0, "cuts": [1], "path": [0, 1], "micro_batch": 2},
@@ -164,69 +142,69 @@ def test_structured_view_errors(small, mutate, message):
     ]
     mutate(spec)
     with pytest.raises(ValueError, match=message):
-        small.from_structured(spec)
+        tiny_problem.from_structured(spec)
 
 
-def test_bad_genomes_and_schedules_are_named(small):
-    g = small.sample(1, seed=0)[0]
+def test_bad_genomes_and_schedules_are_named(tiny_problem, cnn_mlp_workload):
+    g = tiny_problem.sample(1, seed=0)[0]
     with pytest.raises(ValueError, match="length"):
-        small.decode(g[:-1])
+        tiny_problem.decode(g[:-1])
     bad = g.copy()
     bad[0] = 99
     with pytest.raises(ValueError, match=r"genome\[0\] \(chiplet\)"):
-        small.decode(bad)
-    s = small.decode(g)
+        tiny_problem.decode(bad)
+    s = tiny_problem.decode(g)
     s.window[0] = [2, 1, 1, 1, 1]
     with pytest.raises(ValueError, match="backwards"):
-        small.validate(s)
-    s = small.decode(g)
+        tiny_problem.validate(s)
+    s = tiny_problem.decode(g)
     s.chiplet[1] = s.chiplet[1][:-1]
     with pytest.raises(ValueError, match="covers 3 layers"):
-        small.validate(s)
-    s = small.decode(g)
+        tiny_problem.validate(s)
+    s = tiny_problem.decode(g)
     s.micro_batch[1] = {w: 8 for w in s.micro_batch[1]}
     with pytest.raises(ValueError, match="micro-batch 8 must divide the batch 2"):
-        small.validate(s)
+        tiny_problem.validate(s)
     with pytest.raises(ValueError, match="objective"):
-        Problem(tiny_workload(), mcm("het-sides", 2, 2), objective="speed")
+        Problem(cnn_mlp_workload, mcm("het-sides", 2, 2), objective="speed")
     with pytest.raises(ValueError, match="shape"):
-        small.evaluate_batch(g)
+        tiny_problem.evaluate_batch(g)
     with pytest.raises(ValueError, match="JSON"):
         Schedule.from_json('{"window": [[0]]}')
 
 
-def test_evaluate_batch_repairs_invalid_rows(small):
-    g = small.sample(4, seed=1)
+def test_evaluate_batch_repairs_invalid_rows(tiny_problem):
+    g = tiny_problem.sample(4, seed=1)
     broken = g.copy()
-    L = small.n_layers
+    L = tiny_problem.n_layers
     broken[:, L : 2 * L] = broken[:, L : 2 * L][:, ::-1]  # windows backwards
     broken[:, 0] = 77  # chiplet out of range
-    fixed = small.repair(broken)
+    fixed = tiny_problem.repair(broken)
     for row in fixed:
-        small.decode(row)  # valid
-    np.testing.assert_array_equal(small.fitness(broken), small.fitness(fixed))
+        tiny_problem.decode(row)  # valid
+    np.testing.assert_array_equal(tiny_problem.fitness(broken), tiny_problem.fitness(fixed))
 
 
-def test_never_nan_or_negative(small):
-    br = small.evaluate_batch(small.sample(200, seed=3))
+def test_never_nan_or_negative(tiny_problem):
+    br = tiny_problem.evaluate_batch(tiny_problem.sample(200, seed=3))
     for v in (br.latency_s, br.energy_j, br.edp, br.throughput, br.energy_nop_j, br.energy_dram_j):
         assert np.all(np.isfinite(v)) and np.all(v >= 0)
     assert np.all(br.latency_s > 0) and np.all(br.throughput > 0)
 
 
-def test_objectives_and_callable(small):
-    g = small.sample(5, seed=2)
-    br = small.evaluate_batch(g)
+def test_objectives_and_callable(tiny_problem, cnn_mlp_workload):
+    g = tiny_problem.sample(5, seed=2)
+    br = tiny_problem.evaluate_batch(g)
     for obj, want in (
         ("latency", br.latency_s),
         ("energy", br.energy_j),
         ("edp", br.edp),
         ("throughput", 1 / br.throughput),
     ):
-        p = Problem(tiny_workload(), mcm("het-sides", 2, 2), objective=obj, max_windows=3)
+        p = Problem(cnn_mlp_workload, mcm("het-sides", 2, 2), objective=obj, max_windows=3)
         np.testing.assert_allclose(p.fitness(g), want)
     p = Problem(
-        tiny_workload(),
+        cnn_mlp_workload,
         mcm("het-sides", 2, 2),
         max_windows=3,
         objective=lambda r: r.latency_s + r.energy_j,
@@ -234,11 +212,11 @@ def test_objectives_and_callable(small):
     np.testing.assert_allclose(p.fitness(g), br.latency_s + br.energy_j)
 
 
-def test_sample_is_deterministic_and_valid(small):
-    a, b = small.sample(10, seed=4), small.sample(10, seed=4)
+def test_sample_is_deterministic_and_valid(tiny_problem):
+    a, b = tiny_problem.sample(10, seed=4), tiny_problem.sample(10, seed=4)
     np.testing.assert_array_equal(a, b)
     for row in a:
-        small.decode(row)
+        tiny_problem.decode(row)
 
 
 def test_simulation_equals_closed_form_without_sharing(sc1):
@@ -248,8 +226,8 @@ def test_simulation_equals_closed_form_without_sharing(sc1):
 
 @settings(max_examples=20, deadline=None)
 @given(seed=st.integers(0, 2**31))
-def test_closed_form_is_a_lower_bound_of_the_simulation(seed):
-    p = Problem(tiny_workload(), mcm("het-sides", 2, 2), max_windows=3)
+def test_closed_form_is_a_lower_bound_of_the_simulation(cnn_mlp_workload, seed):
+    p = Problem(cnn_mlp_workload, mcm("het-sides", 2, 2), max_windows=3)
     for g in p.sample(3, seed=seed):
         s = p.decode(g)
         tl = simulate(p, s)

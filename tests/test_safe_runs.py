@@ -108,6 +108,30 @@ def test_run_of_another_budget_is_recomputed_not_relabeled(tmp_path, capsys):
     assert "'evals': 90" in (out / "summary.md").read_text()
 
 
+def test_force_recomputes_every_run_of_the_same_config(tmp_path, capsys):
+    out, cfg = tmp_path / "r", _config(tmp_path, 40)
+    assert main(["run", str(cfg), "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["run", str(cfg), "--out", str(out)]) == 0
+    assert capsys.readouterr().out.rstrip().endswith("runs: 4 reused, 0 recomputed")
+    assert main(["run", str(cfg), "--out", str(out), "--force"]) == 0
+    assert capsys.readouterr().out.rstrip().endswith("runs: 0 reused, 4 recomputed")
+
+
+def test_saved_config_compared_after_resolving_defaults(tmp_path, capsys):
+    """A folder whose config.yaml lacks a key that now has a default is the same config."""
+    import yaml
+
+    out, cfg = tmp_path / "r", _config(tmp_path, 40)
+    assert main(["run", str(cfg), "--out", str(out)]) == 0
+    saved = yaml.safe_load((out / "config.yaml").read_text())
+    del saved["baselines"], saved["max_windows"]  # as written before these had defaults
+    (out / "config.yaml").write_text(yaml.safe_dump(saved))
+    capsys.readouterr()
+    assert main(["run", str(cfg), "--out", str(out)]) == 0
+    assert capsys.readouterr().out.rstrip().endswith("runs: 4 reused, 0 recomputed")
+
+
 def test_benchmark_cli_recomputes_another_budget(tmp_path, capsys):
     argv = ["benchmark", "--scenario", "seed", "--pattern", "het-sides", "--seeds", "1"]
     argv += ["--agents", "random", "--out", str(tmp_path / "b")]

@@ -1,0 +1,91 @@
+"""The suite runner (experiments/suite.py) end to end on one tiny instance."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from experiments import anytime as A
+from experiments.benchmark import TALLY
+from experiments.config import validate_config
+from experiments.suite import run_suite
+from search.suite import baseline_values, genome_value, instance, load_best_known
+
+INST = "t-2x3-checker-latency"
+CFG = {
+    "name": "suite-test",
+    "kind": "suite",
+    "instances": [INST],
+    "tracks": ["unseeded", "seeded"],
+    "agents": ["random", "ga"],
+    "seeds": 2,
+    "budgets": [120],
+    "best_known": "best_known.json",
+}
+
+
+def test_run_suite_end_to_end(tmp_path):
+    TALLY.reset()
+    md = run_suite(validate_config(dict(CFG)), tmp_path)
+    assert TALLY.recomputed == 6 and TALLY.reused == 0  # random once, ga once per track
+    runs = tmp_path / "runs" / INST / "e120"
+    assert sorted(p.name for p in runs.iterdir()) == ["any", "seeded", "unseeded"]
+    for track, flag in (("unseeded", False), ("seeded", True)):
+        res = json.loads((runs / track / "ga" / "seed0" / "result.json").read_text())
+        assert res["config"]["seed_baselines"] is flag
+    rows = list(csv.DictReader((tmp_path / "results.csv").open()))
+    assert len(rows) == 8  # random reported in both tracks
+    p = instance(INST).problem()
+    base = min(baseline_values(p).values())
+    opt = load_best_known()[INST].value  # the package's proven optimum
+    for r in rows:
+        best = float(r["best"])
+        assert float(r["gain_over_baseline"]) == pytest.approx(1 - best / base)
+        assert r["reference_kind"] == "optimum"
+        assert float(r["gap"]) == pytest.approx(best / opt - 1)
+        assert float(r["gap"]) >= -1e-9
+        assert int(r["evals"]) <= 120
+    rand = {(r["track"], r["seed"]): r["best"] for r in rows if r["agent"] == "random"}
+    assert rand[("unseeded", "0")] == rand[("seeded", "0")]
+    # best-known file in the results folder: the optimum stays (nothing beats it), re-verified
+    bk = load_best_known(tmp_path / "best_known.json")[INST]
+    assert bk.optimal and genome_value(p, bk.genome) == pytest.approx(bk.value, rel=1e-9)
+    # IOH export: one folder per agent, track and budget; one run per seed
+    dat = tmp_path / "ioh" / "ga-unseeded-e120" / "data_f4_t-2x3-checker-latency"
+    assert len(A.read_ioh_dat(dat / f"IOHprofiler_f4_DIM{p.genome_length}.dat")) == 2
+    for png in ("ecdf_tiny.png", f"curves/{INST}.png"):
+        assert (tmp_path / png).stat().st_size > 10_000
+    assert "unseeded track, 120 evaluations" in md and "runs at optimum" in md
+    # a rerun reuses every run
+    TALLY.reset()
+    assert run_suite(validate_config(dict(CFG)), tmp_path) == md
+    assert TALLY.reused == 6 and TALLY.recomputed == 0
+    # an excluded agent does not run there and the summary says so
+    md = run_suite(validate_config({**CFG, "exclude": {"random": ["tiny"]}}), tmp_path)
+    rows = list(csv.DictReader((tmp_path / "results.csv").open()))
+    assert {r["agent"] for r in rows} == {"ga"} and "Excluded: random on tiny" in md
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"tracks": ["both"]}, r"unknown track 'both'; choices: unseeded, seeded"),
+        ({"instances": ["t-9x9"]}, r"unknown instance 't-9x9'; choices: t-2x2-sides-edp"),
+        ({"tiers": ["huge"]}, r"unknown tier 'huge'; choices: tiny, scar, large"),
+        ({"agents": ["hill"]}, r"unknown agent 'hill'; choices: random"),
+        ({"budgets": [0]}, r"budgets.0: Input should be greater than 0"),
+        (
+            {"objective": "edp"},
+            r"objective: unknown key; allowed: agent_options, agents, best_known",
+        ),
+        ({"budget": {"evals": 10}}, r"budget: unknown key"),
+        ({"seed": 1}, r"seed: unknown key; allowed: agent_options, agents"),
+        ({"exclude": {"ga": ["tiny", "t-0"]}}, r"unknown instance 't-0'; choices"),
+        ({"exclude": {"sa": ["tiny"]}}, r"exclude: 'sa' is not among agents"),
+    ],
+)
+def test_bad_suite_config(change, message):
+    with pytest.raises(ValueError, match=message):
+        validate_config({**CFG, **change})
