@@ -1,5 +1,6 @@
 """Steps per second of ``chiplet_sched/Mapping-v0`` on sc4, a 6x6 het-sides MCM, with masked random
-actions (the target is >= 2,000 steps/s). Plain script: ``python benchmarks/bench_env.py``."""
+actions (the target is >= 2,000 steps/s). Plain script: ``python benchmarks/bench_env.py``
+(``--obs dict`` for the size-independent observation; RL agents' cost: bench_rl.py)."""
 
 from __future__ import annotations
 
@@ -64,18 +65,22 @@ def main() -> None:
     ap.add_argument("--pattern", default="het-sides")
     ap.add_argument("--steps", type=int, default=20_000)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--obs", default="flat", choices=["flat", "dict"], help="observation layout")
     args = ap.parse_args()
 
     t0 = time.perf_counter()
-    env = MappingEnv(scenario=args.scenario, pattern=args.pattern, rows=args.rows, cols=args.cols)
+    env = MappingEnv(
+        scenario=args.scenario, pattern=args.pattern, rows=args.rows, cols=args.cols, obs=args.obs
+    )
     build_s = time.perf_counter() - t0
     p = env.problem
     print(
         f"Mapping-v0 {args.scenario} {args.pattern} {args.rows}x{args.cols}: L={p.n_layers} "
-        f"M={p.n_models} W={p.max_windows} n={p.mcm.n_chiplets} obs={env.observation_space.shape}"
+        f"M={p.n_models} W={p.max_windows} n={p.mcm.n_chiplets} obs={args.obs} "
+        f"{env.observation_space.shape or ''}"
     )
     print(f"construction (cost table + reference): {build_s:.3f} s")
-    wrapped = gymnasium.make("chiplet_sched/Mapping-v0", problem=p)
+    wrapped = gymnasium.make("chiplet_sched/Mapping-v0", problem=p, obs=args.obs)
     for name, e in (("MappingEnv", env), ("gymnasium.make (with wrappers)", wrapped)):
         steps_s, episodes, mean_r = run(e, args.steps, args.seed)
         print(

@@ -13,7 +13,9 @@ state to observe).
 Reward: ``-objective / reference`` (``reference`` = mean objective of ``p.sample(64, seed=0)``,
 :func:`env.common.reference_objective`), computed by ``Problem.evaluate_batch``; every step
 terminates. ``info`` holds ``latency_s``, ``energy_j``, ``edp``, ``throughput``, ``objective``,
-``reference``, ``genome`` and ``repaired``.
+``reference``, ``genome`` and ``repaired``. With a target objective (``energy@targets``,
+``edp@targets``, ``targets-met``) the reward is the penalty form ``-x (1 + 10 V) / reference``
+(:func:`env.common.evaluate_genome`, docs/evaluation.md) and ``info`` adds ``model_latency``.
 """
 
 from __future__ import annotations

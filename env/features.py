@@ -39,8 +39,24 @@ def squash(x: np.ndarray | float) -> np.ndarray | float:
     return x / (1.0 + x)
 
 
+def class_times(p: Problem) -> np.ndarray:
+    """``[L, O, K]`` whole-batch compute time of each layer on each chiplet class at each of its
+    model's micro-batch options (``p.mb_options``, ascending); ``O`` is the most options any
+    model has, and a model with fewer repeats its last option (never chosen: masked)."""
+    O = max(len(o) for o in p.mb_options)
+    out = np.zeros((p.n_layers, O, len(p.mcm.classes)))
+    for m, opts in enumerate(p.mb_options):
+        a = int(p.index.offset[m])
+        for j in range(O):
+            b = opts[min(j, len(opts) - 1)]
+            c = p.table.model(m, b)
+            out[a : a + c.latency_s.shape[0], j] = c.latency_s * (p.workload.models[m].batch / b)
+    return out
+
+
 def layer_features(p: Problem, micro_batch: str) -> LayerFeatures:
-    """Features of every layer at the ``"min"`` or ``"max"`` micro-batch option."""
+    """Features of every layer at the ``"min"`` or ``"max"`` micro-batch option (``"choose"``
+    starts every window at ``"min"``)."""
     M, L = p.n_models, p.n_layers
     placement = np.asarray(p.mcm.placement)
     K = len(p.mcm.classes)

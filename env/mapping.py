@@ -4,7 +4,9 @@ action mask can express what a flat genome cannot: window order and non-empty wi
 Order. Layers of all models are interleaved in a fixed order, round-robin by progress fraction
 (:func:`env.features.interleaved_order`); the current model is the model of the next layer.
 
-Actions, ``Discrete(n + 1)`` for ``n`` chiplets:
+Actions, ``Discrete(n + 1)`` for ``n`` chiplets (``Discrete(N + 1 + B)`` with ``N =
+pad_chiplets`` and ``B = pad_micro_batches`` micro-batch actions under ``micro_batch="choose"``;
+then "``n``" below reads "``N``", and docs/environment.md gives the whole layout):
 
 - ``c < n`` puts the current layer on chiplet ``c`` in its model's current window;
 - ``n`` closes the current model's window: its next layers go to the next window. Valid only when
@@ -13,9 +15,14 @@ Actions, ``Discrete(n + 1)`` for ``n`` chiplets:
 
 Micro-batch. Every window of model ``m`` uses one micro-batch size, chosen by the option
 ``micro_batch``: ``"min"`` (default) = the smallest divisor of the batch (1, the most pipelining),
-``"max"`` = the whole batch (one micro-batch, no pipelining).
+``"max"`` = the whole batch (one micro-batch, no pipelining), ``"choose"`` = option 0 unless the
+agent picks another option with a micro-batch action before the window's first layer.
 
-Observation, ``Box(0, 1, (3 + K + M + 4 + 2 n,), float32)`` with ``K`` chiplet classes, ``M``
+Observation: ``obs="flat"`` (default) is the Box below; ``obs="dict"`` is the size-independent
+:class:`env.observation.DictObservation` (per-chiplet, per-layer and per-model features, padded
+to ``pad_chiplets`` / ``pad_models`` with masks; docs/environment.md).
+
+Flat observation, ``Box(0, 1, (3 + K + M + 4 + 2 n,), float32)`` with ``K`` chiplet classes, ``M``
 models, ``n`` chiplets; loads and times are in units of ``share`` = (sum over layers of the
 fastest class's whole-batch compute time) / n, the per-chiplet load of a perfect balance, and
 squashed by ``x / (1 + x)`` (1 share -> 0.5):
@@ -44,7 +51,8 @@ Reward. 0 until the last layer, then ``-objective / reference`` from the exact b
 ``evaluator=`` a function of genomes ``[P, G]`` returning a ``BatchResult`` to use another, e.g. a
 search's counting evaluator), ``reference`` being the mean objective of ``p.sample(64,
 seed=0)`` (:func:`env.common.reference_objective`): -1 is an average random schedule, higher is
-better. ``shaped=True`` adds potential-based shaping ``Phi(s') - Phi(s)`` with ``Phi = -max
+better. With a target objective the final reward is the penalty form ``-x (1 + 10 V) /
+reference`` (:func:`env.common.evaluate_genome`, docs/evaluation.md). ``shaped=True`` adds potential-based shaping ``Phi(s') - Phi(s)`` with ``Phi = -max
 chiplet load / (n share)`` and ``Phi = 0`` at the end: a per-step load-balancing hint that sums
 to zero over an episode, so the return is unchanged.
 
@@ -63,6 +71,7 @@ evaluated as usual; ``info["defaulted_layers"]`` counts them.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 
 import gymnasium as gym
@@ -72,9 +81,22 @@ from costmodel import Problem
 from costmodel.stages import stage_bounds
 
 from .common import BatchEvaluatorFn, build_problem, evaluate_genome, reference_objective
-from .features import layer_features, squash
+from .features import class_times, layer_features, squash
+from .observation import DictObservation
 
-MICRO_BATCH = ("min", "max")
+MICRO_BATCH = ("min", "max", "choose")
+OBSERVATIONS = ("flat", "dict")
+
+
+def _pad(name: str, value: int | None, least: int) -> int:
+    """A padded size: ``least`` when ``None``, else an integer ``>= least`` (``ValueError``)."""
+    if value is None:
+        return least
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
+        raise ValueError(
+            f"{name} must be an integer >= {least} (the problem's size), got {value!r}"
+        )
+    return int(value)
 
 
 class MappingEnv(gym.Env):
@@ -97,7 +119,13 @@ class MappingEnv(gym.Env):
         max_steps: int | None = None,
         render_mode: str | None = None,
         evaluator: BatchEvaluatorFn | None = None,
+        obs: str = "flat",
+        pad_chiplets: int | None = None,
+        pad_models: int | None = None,
+        pad_micro_batches: int | None = None,
     ) -> None:
+        if obs not in OBSERVATIONS:
+            raise ValueError(f"obs must be one of {OBSERVATIONS}, got {obs!r}")
         if micro_batch not in MICRO_BATCH:
             raise ValueError(f"micro_batch must be one of {MICRO_BATCH}, got {micro_batch!r}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
@@ -111,7 +139,20 @@ class MappingEnv(gym.Env):
         self.invalid_penalty, self.render_mode = float(invalid_penalty), render_mode
         self.n, self.L, self.M, self.W = p.mcm.n_chiplets, p.n_layers, p.n_models, p.max_windows
         self.K = len(p.mcm.classes)
-        longest = self.L + self.M * (self.W - 1)
+        self.obs_mode = obs
+        n_opts = max(len(o) for o in p.mb_options)
+        self.slots = _pad("pad_chiplets", pad_chiplets, self.n)
+        pad_m = _pad("pad_models", pad_models, self.M)
+        self.mb_slots = _pad("pad_micro_batches", pad_micro_batches, n_opts)
+        if obs == "flat" and (self.slots != self.n or pad_m != self.M):
+            raise ValueError(
+                "pad_chiplets and pad_models need obs='dict' (the flat Box is unpadded)"
+            )
+        if micro_batch != "choose":
+            if pad_micro_batches is not None:
+                raise ValueError("pad_micro_batches needs micro_batch='choose'")
+            self.mb_slots = 0
+        longest = self.L + self.M * (self.W - 1) + (self.M * self.W if self.mb_slots else 0)
         if max_steps is None:
             max_steps = 2 * longest
         if isinstance(max_steps, bool) or not isinstance(max_steps, (int, np.integer)):
@@ -119,20 +160,29 @@ class MappingEnv(gym.Env):
         if max_steps < longest:
             raise ValueError(f"max_steps must be an integer >= {longest}, got {max_steps!r}")
         self.max_steps = int(max_steps)
-        self.features = layer_features(p, micro_batch)
+        self.features = layer_features(p, "min" if micro_batch == "choose" else micro_batch)
+        self.class_time = class_times(p)  # [L, O, K]
+        self._placement = np.asarray(p.mcm.placement)
+        self._n_opts = np.array([len(o) for o in p.mb_options], dtype=np.int64)
         self.reference = reference_objective(p)
         self.evaluator = evaluator
         self._model = p.index.model.astype(np.int64)
         self._sizes = np.array([len(m) for m in p.workload.models], dtype=np.float64)
-        self._mb_genes = np.repeat(self.features.mb_index, self.W)
+        self._w_bytes = np.asarray(p.compiled.w_bytes, dtype=np.float64)
         # observation offsets
         f = 3 + self.K
         self._o_model, self._o_win = f, f + self.M
         self._o_load = self._o_win + 4
         self._o_prev = self._o_load + self.n
         self._dim = self._o_prev + self.n
-        self.observation_space = gym.spaces.Box(0.0, 1.0, (self._dim,), np.float32)
-        self.action_space = gym.spaces.Discrete(self.n + 1)
+        self._dict_obs = DictObservation(self, self.slots, pad_m) if obs == "dict" else None
+        self.observation_space: gym.spaces.Space = (
+            self._dict_obs.space
+            if self._dict_obs is not None
+            else gym.spaces.Box(0.0, 1.0, (self._dim,), np.float32)
+        )
+        self.n_actions = self.slots + 1 + self.mb_slots
+        self.action_space = gym.spaces.Discrete(self.n_actions)
         self._clear()
 
     # --- state --------------------------------------------------------------------------------
@@ -148,6 +198,11 @@ class MappingEnv(gym.Env):
         self._placed = np.zeros(self.M, dtype=np.int64)
         self._prev = np.full(self.M, -1, dtype=np.int64)
         self._load = np.zeros(self.n)
+        self._wload = np.zeros((self.W, self.n))  # compute time per window and chiplet
+        self._wres = np.zeros((self.W, self.n))  # weight bytes resident per window and chiplet
+        self._mload = np.zeros(self.M)  # compute time of each model's placed layers
+        self._mb = np.repeat(self.features.mb_index[:, None], self.W, axis=1)  # [M, W] options
+        self._mb_set = np.zeros(self.M, dtype=bool)  # micro-batch chosen for the current window
 
     def _layer(self) -> int:
         return int(self.features.order[self._k])
@@ -155,7 +210,9 @@ class MappingEnv(gym.Env):
     def _potential(self) -> float:
         return -float(self._load.max()) / (self.n * self.features.share)
 
-    def _obs(self) -> np.ndarray:
+    def _obs(self):
+        if self._dict_obs is not None:
+            return self._dict_obs.build(self)
         o = np.zeros(self._dim, dtype=np.float32)
         if self._k < self.L:
             layer = self._layer()
@@ -173,20 +230,34 @@ class MappingEnv(gym.Env):
         return o
 
     def action_masks(self) -> np.ndarray:
-        """Valid actions (bool ``[n + 1]``): every chiplet; close only with a non-empty current
-        window that is not the last. For sb3-contrib's MaskablePPO (reach it through wrappers
-        with ``env.unwrapped`` or ``get_wrapper_attr``)."""
-        mask = np.ones(self.n + 1, dtype=bool)
+        """Valid actions (bool, one per action): every real chiplet (padding slots never); close
+        only with a non-empty current window that is not the last; with ``micro_batch="choose"``
+        micro-batch option ``j`` only before the current window's first layer, once per window,
+        for an option the model's batch has other than the current one. For sb3-contrib's
+        MaskablePPO (reach it through wrappers with ``env.unwrapped`` or ``get_wrapper_attr``)."""
+        mask = np.zeros(self.slots + 1 + self.mb_slots, dtype=bool)
+        mask[: self.n] = True
         if self._done or self._k >= self.L:
-            mask[self.n] = False
             return mask
         m = self._model[self._layer()]
-        mask[self.n] = bool(self._in_window[m] > 0 and self._cw[m] < self.W - 1)
+        mask[self.slots] = bool(self._in_window[m] > 0 and self._cw[m] < self.W - 1)
+        if self.mb_slots and self._in_window[m] == 0 and not self._mb_set[m]:
+            k = min(int(self._n_opts[m]), self.mb_slots)
+            mask[self.slots + 1 : self.slots + 1 + k] = True
+            mask[self.slots + 1 + int(self._mb[m, self._cw[m]])] = False
         return mask
+
+    def clone(self) -> MappingEnv:
+        """A fresh copy sharing every static array (cost tables, features, reference) but with
+        its own state: the cheap way to build several environments of one problem."""
+        c = copy.copy(self)
+        c._np_random = None
+        c._clear()
+        return c
 
     def genome(self) -> np.ndarray:
         """The flat genome of the schedule so far (unplaced layers have chiplet/window -1)."""
-        return np.concatenate([self._chiplet, self._window, self._mb_genes])
+        return np.concatenate([self._chiplet, self._window, self._mb.ravel()])
 
     # --- gymnasium API ------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):
@@ -202,10 +273,19 @@ class MappingEnv(gym.Env):
         self._in_window[m] += 1
         self._placed[m] += 1
         self._prev[m] = chiplet
-        self._load[chiplet] += self.features.time[layer, chiplet]
+        w = self._cw[m]
+        t = self.class_time[layer, self._mb[m, w], self._placement[chiplet]]
+        self._load[chiplet] += t
+        self._wload[w, chiplet] += t
+        self._wres[w, chiplet] += self._w_bytes[layer]
+        self._mload[m] += t
         self._k += 1
 
-    def step(self, action):
+    def advance(self, action) -> tuple[float, bool, bool, dict]:
+        """One step without the end-of-episode evaluation: ``(reward so far, terminated,
+        truncated, info)``. A finished episode's schedule is :meth:`genome`; :meth:`step` adds its
+        final reward, and :class:`env.vector.MappingVectorEnv` evaluates the schedules of several
+        environments in one batch instead. Why: one batched evaluation is far cheaper than many."""
         if self._done:
             raise RuntimeError("the episode is over: call reset() before step()")
         self._steps += 1
@@ -215,15 +295,21 @@ class MappingEnv(gym.Env):
         except (TypeError, ValueError):
             a = -1
         reward = 0.0
-        if 0 <= a < self.n:
+        valid = 0 <= a < self.n_actions and (a < self.n or self.action_masks()[a])
+        if not valid:
+            self._invalid += 1
+            reward -= self.invalid_penalty
+        elif a < self.n:
             self._place(a)
-        elif a == self.n and self.action_masks()[self.n]:
+        elif a == self.slots:
             m = self._model[self._layer()]
             self._cw[m] += 1
             self._in_window[m] = 0
-        else:
-            self._invalid += 1
-            reward -= self.invalid_penalty
+            self._mb_set[m] = False
+        else:  # a micro-batch option for the current (still empty) window
+            m = self._model[self._layer()]
+            self._mb[m, self._cw[m]] = a - self.slots - 1
+            self._mb_set[m] = True
         terminated = self._k >= self.L
         truncated = not terminated and self._steps >= self.max_steps
         info: dict = {"invalid_actions": self._invalid}
@@ -235,6 +321,11 @@ class MappingEnv(gym.Env):
             reward += (0.0 if terminated or truncated else self._potential()) - phi
         if terminated or truncated:
             self._done = True
+        return reward, terminated, truncated, info
+
+    def step(self, action):
+        reward, terminated, truncated, info = self.advance(action)
+        if terminated or truncated:
             final, units = evaluate_genome(
                 self.problem, self.genome(), self.reference, self.evaluator
             )

@@ -9,7 +9,7 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import env  # noqa: F401  (registers the environments)
-from costmodel import Layer, Model, Problem, Workload, mcm
+from costmodel import Problem, mcm
 from env.design import DesignEnv
 from env.features import interleaved_order
 from env.mapping import MappingEnv
@@ -18,25 +18,9 @@ MAPPING, DESIGN = "chiplet_sched/Mapping-v0", "chiplet_sched/Design-v0"
 
 
 @pytest.fixture(scope="module")
-def tiny() -> Problem:
+def tiny(cnn_gemm_workload) -> Problem:
     """Two small models (a CNN with a skip, batch 2; a GEMM chain, batch 4) on 2x2 het-sides."""
-    cnn = Model(
-        "cnn",
-        [
-            Layer.conv("c0", K=16, C=3, R=3, Yo=16),
-            Layer.conv("c1", K=16, C=16, R=3, Yo=16),
-            Layer.conv("c2", K=32, C=16, R=3, Yo=8, stride=2),
-            Layer.conv("c3", K=32, C=32, R=1, Yo=8, skips=(1,)),
-            Layer.gemm("fc", M=1, N=10, K=2048),
-        ],
-        batch=2,
-    )
-    mlp = Model(
-        "mlp",
-        [Layer.gemm("g0", M=8, N=64, K=32), Layer.gemm("g1", M=8, N=64, K=64)],
-        batch=4,
-    )
-    return Problem(Workload([cnn, mlp]), mcm("het-sides", 2, 2), objective="edp", max_windows=3)
+    return Problem(cnn_gemm_workload, mcm("het-sides", 2, 2), objective="edp", max_windows=3)
 
 
 def masked_rollout(e: MappingEnv, seed: int = 0, actions: list | None = None):
@@ -299,3 +283,158 @@ def test_bad_mapping_arguments(tiny):
             MappingEnv(problem=tiny, **kwargs)
     with pytest.raises(ValueError, match="objective"):
         gym.make(MAPPING, objective="speed")
+
+
+# --- the dict observation (obs="dict"), padding, micro-batch actions, vectorized batches --------------
+from env.features import squash  # noqa: E402
+from env.observation import CHIPLET_FEATURES, LAYER_FEATURES, MODEL_FEATURES  # noqa: E402
+from env.vector import MappingVectorEnv  # noqa: E402
+
+CF = {k: i for i, k in enumerate(CHIPLET_FEATURES)}
+LF = {k: i for i, k in enumerate(LAYER_FEATURES)}
+MF = {k: i for i, k in enumerate(MODEL_FEATURES)}
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"obs": "dict"},
+        {"obs": "dict", "micro_batch": "choose", "pad_chiplets": 7, "pad_models": 4},
+        {"micro_batch": "choose"},  # the flat Box with micro-batch actions
+    ],
+)
+def test_check_env_dict_and_choose(tiny, kwargs):
+    e = MappingEnv(problem=tiny, render_mode="ansi", **kwargs)
+    check_env(e, skip_render_check=False)
+    _, _, info = masked_rollout(e, seed=3)  # every observation inside its space
+    assert tiny.fitness(info["genome"][None, :])[0] == pytest.approx(info["objective"])
+
+
+def _whole_batch_time(p: Problem, layer: int, mb: int) -> np.ndarray:
+    """Seconds of a layer over its model's whole batch at micro-batch ``mb``, per class,
+    straight from the cost table (independent of env.features)."""
+    m = int(p.index.model[layer])
+    local = int(p.index.local[layer])
+    return p.table.model(m, mb).latency_s[local] * (p.workload.models[m].batch / mb)
+
+
+def test_dict_observation_features_by_hand(tiny):
+    e = MappingEnv(problem=tiny, obs="dict")  # tiny has max_windows=3
+    p, share = tiny, e.features.share
+    obs, _ = e.reset()
+    chip, layer = obs["chiplets"], obs["layer"]
+    # the chiplets: class dataflow, place on the 2x2 mesh (every chiplet is on a DRAM edge)
+    for i in range(4):
+        df = p.mcm.chiplet_class(i).dataflow
+        assert chip[i, CF[f"dataflow_{df}"]] == 1.0 and chip[i, :5].sum() == 1.0
+        r, c = divmod(i, 2)
+        assert (chip[i, CF["row"]], chip[i, CF["col"]]) == (r, c)
+        assert chip[i, CF["dram_hops"]] == 0.0
+        t = _whole_batch_time(p, 0, 1)[p.mcm.placement[i]]
+        assert chip[i, CF["layer_time"]] == pytest.approx(t / share / (1 + t / share), rel=1e-6)
+    assert layer[LF["kind_conv"]] == 1.0 and layer[LF["has_chain"]] == 0.0
+    assert obs["models"][0, MF["current"]] == 1.0 and obs["models"][1, MF["current"]] == 0.0
+    assert obs["chiplet_mask"].tolist() == [1, 1, 1, 1] and obs["model_mask"].tolist() == [1, 1]
+    # order: c0 c1 g0 c2 c3 fc g1; c0 -> 2, c1 -> 3, g0 -> 0, then close cnn's window 0
+    for a in (2, 3, 0):
+        obs, *_ = e.step(a)
+    assert obs["layer"][LF["window_open"]] == 1.0 and obs["layer"][LF["can_close"]] == 1.0
+    obs, *_ = e.step(4)  # close: c2 goes to window 1
+    chip = obs["chiplets"]
+    assert chip[3, CF["chain_producer"]] == 1.0 and chip[:, CF["chain_producer"]].sum() == 1.0
+    assert chip[0, CF["hops_from_chain"]] == pytest.approx(2 / 2)  # (0,0) from (1,1)
+    t_c0 = _whole_batch_time(p, 0, 1)[p.mcm.placement[2]]
+    assert chip[2, CF["load_total"]] == pytest.approx(squash(t_c0 / share), rel=1e-6)
+    assert chip[2, CF["load_window"]] == 0.0  # c0 sits in window 0; cnn now fills window 1
+    assert obs["layer"][LF["window"]] == pytest.approx(0.5)  # window 1 of 0..2
+    assert obs["models"][0, MF["window"]] == pytest.approx(0.5)
+    obs, *_ = e.step(3)  # c2 -> chiplet 3 (window 1); next c3, whose skip producer is c1
+    chip = obs["chiplets"]
+    assert chip[3, CF["skip_producers"]] == 1.0  # c1 (its only skip) sits on chiplet 3
+    wb = float(p.compiled.w_bytes[2])
+    l2 = p.mcm.chiplet_class(3).l2_bytes
+    assert chip[3, CF["l2_weights"]] == pytest.approx(squash(wb / l2), rel=1e-6)
+    t_c2 = _whole_batch_time(p, 2, 1)[p.mcm.placement[3]]
+    assert chip[3, CF["load_window"]] == pytest.approx(squash(t_c2 / share), rel=1e-6)
+    assert obs["models"][0, MF["progress"]] == pytest.approx(3 / 5)
+
+
+def test_padding_and_invalid_padded_actions(tiny):
+    plain = MappingEnv(problem=tiny, obs="dict")
+    padded = MappingEnv(problem=tiny, obs="dict", pad_chiplets=9, pad_models=5)
+    a, _ = plain.reset()
+    b, _ = padded.reset()
+    assert b["chiplets"].shape == (9, len(CHIPLET_FEATURES)) and b["models"].shape[0] == 5
+    assert np.array_equal(b["chiplets"][:4], a["chiplets"]) and not b["chiplets"][4:].any()
+    assert b["chiplet_mask"].sum() == 4 and b["model_mask"].sum() == 2
+    assert padded.action_space.n == 10 and padded.action_masks()[4:9].sum() == 0
+    _, r, *_, info = padded.step(6)  # a padding slot: ignored, penalized, counted
+    assert r == -0.01 and info["invalid_actions"] == 1 and padded._k == 0
+
+
+def test_micro_batch_actions(tiny):
+    e = MappingEnv(problem=tiny, micro_batch="choose", obs="dict")
+    # mlp has batch 4 (options 1, 2, 4), the most: 3 micro-batch actions after close (index 4)
+    assert e.action_space.n == 4 + 1 + 3
+    e.reset()
+    mask = e.action_masks()
+    assert mask[:4].all() and not mask[4]  # cnn's window is empty: no close
+    assert mask[5:].tolist() == [False, True, False]  # cnn (batch 2): 1 is current, 2 allowed
+    obs, *_ = e.step(6)  # cnn's window 0 runs micro-batch 2
+    assert not e.action_masks()[5:].any()  # chosen once per window
+    assert obs["models"][0, MF["micro_batch"]] == 1.0  # log2(2) / log2(2)
+    e.step(2)  # c0 on chiplet 2 at micro-batch 2
+    t = _whole_batch_time(tiny, 0, 2)[tiny.mcm.placement[2]]
+    assert e._load[2] == pytest.approx(t)
+    assert t != pytest.approx(_whole_batch_time(tiny, 0, 1)[tiny.mcm.placement[2]])
+    e.step(4)  # close cnn's window 0 ... c1 is next, window 1 empty: a choice again
+    # window 1 starts at option 0 (micro-batch 1) again: option 1 (micro-batch 2) may be chosen
+    assert e.action_masks()[5:].tolist() == [False, True, False]
+    genome = e.genome()
+    mb = genome[2 * tiny.n_layers :].reshape(tiny.n_models, e.W)
+    assert mb[0].tolist() == [1, 0, 0] and mb[1].tolist() == [0, 0, 0]  # 3 windows
+
+
+def test_vector_env_batches_the_evaluations(tiny):
+    calls = []
+
+    def counting(genomes):
+        calls.append(len(genomes))
+        return tiny.evaluate_batch(genomes)
+
+    venv = MappingVectorEnv(MappingEnv(problem=tiny, obs="dict"), 3, evaluator=counting)
+    venv.reset()
+    rng = np.random.default_rng(0)
+    actions = [[], [], []]
+    finals = {}
+    for _ in range(7):  # 7 layers, chiplet actions only: all three end on the 7th step
+        a = rng.integers(0, 4, size=3)
+        for i in range(3):
+            actions[i].append(int(a[i]))
+        obs, rew, done, infos = venv.step(a)
+    assert done.all() and calls == [3]  # one evaluation call for the three schedules
+    for i in range(3):
+        finals[i] = rew[i]
+        single = MappingEnv(problem=tiny, obs="dict")
+        single.reset()
+        for a in actions[i]:
+            *_, r, term, _, info = single.step(a)
+        assert term and r == pytest.approx(finals[i]) and infos[i]["evaluated"]
+        assert np.array_equal(info["genome"], infos[i]["genome"])
+        assert "terminal_observation" in infos[i]
+    assert obs["layer"][0, LF["progress"]] == 0.0  # reset automatically
+
+
+def test_bad_dict_options(tiny):
+    for kwargs, field in (
+        ({"obs": "graph"}, "obs"),
+        ({"obs": "dict", "pad_chiplets": 3}, "pad_chiplets"),
+        ({"obs": "dict", "pad_models": 1.5}, "pad_models"),
+        ({"pad_chiplets": 6}, "pad_chiplets"),  # the flat Box is not padded
+        ({"micro_batch": "min", "pad_micro_batches": 4}, "pad_micro_batches"),
+        ({"micro_batch": "choose", "pad_micro_batches": 2}, "pad_micro_batches"),
+    ):
+        with pytest.raises(ValueError, match=field):
+            MappingEnv(problem=tiny, **kwargs)
+    with pytest.raises(ValueError, match="n_envs"):
+        MappingVectorEnv(MappingEnv(problem=tiny), 0)
