@@ -6,8 +6,12 @@ Each step, every chain proposes one move from its schedule; the proposals are ev
 change of the objective. Neighbouring chains on the ladder exchange schedules by the
 replica-exchange rule, so a good schedule found hot can cool down. The whole ladder cools
 geometrically from ``t0`` (hottest chain at the start) to ``t1`` (coldest at the end), ``restarts``
-times over the budget (each reheat restarts the hotter half of the chains from random schedules);
-one chain and one restart is plain annealing.
+times over the budget (each reheat restarts the hotter half of the chains from structure-aware
+random starts, :meth:`search.operators.GenomeOps.starts`, as does a ladder whose proposals have all
+been seen before three steps in a row); one chain and one restart is plain annealing. Proposals
+for all chains are made at once (:meth:`~search.operators.GenomeOps.mutate_batch`), with
+``1 + Poisson(strength - 1)`` moves each, the strength adapted by the 1/5th success rule
+(:class:`search.genetic.Strength`, from ``moves`` up to ``max_moves``).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from .base import Algorithm, Evaluator
-from .genetic import initial_population, progress
+from .genetic import Strength, initial_population, progress
 from .operators import GenomeOps
 
 
@@ -27,7 +31,9 @@ class SimulatedAnnealing(Algorithm):
         "chains": 8,
         "ladder": 3.0,
         "restarts": 4,
-        "moves": 1,
+        "moves": 1.5,
+        "max_moves": 8.0,
+        "adapt": True,
         "init_samples": 16,
         "seed_baselines": True,
     }
@@ -39,7 +45,7 @@ class SimulatedAnnealing(Algorithm):
             raise ValueError(f"sa chains must be >= 1, got {K}")
         ops = GenomeOps(problem)
         init = initial_population(
-            problem, max(int(cfg["init_samples"]), K), rng, bool(cfg["seed_baselines"])
+            problem, max(int(cfg["init_samples"]), K), rng, bool(cfg["seed_baselines"]), ops
         )
         f = ev(init)
         order = np.argsort(f, kind="stable")[:K]
@@ -50,21 +56,34 @@ class SimulatedAnnealing(Algorithm):
         # chain k runs at scale[k] times the ladder's top temperature (chain 0 hottest)
         scale = float(cfg["ladder"]) ** (-np.arange(K) / max(K - 1, 1))
         cycles, cycle = max(1, int(cfg["restarts"])), 0
+        stale = 0  # steps in a row that brought no new schedule
+        # moves per proposal by the 1/5th rule on the share of proposals better than their chain
+        strength = Strength(float(cfg["moves"]), float(cfg["max_moves"]), adapt=bool(cfg["adapt"]))
         while not ev.exhausted:
             frac = progress(ev) * cycles
             if int(frac) > cycle:  # reheat: the hot half of the ladder restarts from samples
                 cycle = int(frac)
                 h = K // 2
-                fresh = problem.sample(h, rng)
+                fresh = ops.starts(h, rng)
                 fh = ev.cached(fresh)
                 cur[: len(fh)], fcur[: len(fh)] = fresh[: len(fh)], fh
                 continue
             top = t0 * (t1 / t0) ** (frac - int(frac))
             temps = top * scale
-            cands = np.array([ops.mutate(c, rng, int(cfg["moves"])) for c in cur])
+            cands = ops.mutate_batch(cur, rng, strength.draw(K, rng))
+            before = ev.n_evals
             fc = ev.cached(cands)
+            stale = stale + 1 if ev.n_evals == before else 0
+            if stale >= 3 and not ev.exhausted:
+                # every proposal seen before, three steps in a row: the hot half restarts
+                fresh = ops.starts(K // 2 or 1, rng)
+                fh = ev.cached(fresh)
+                cur[: len(fh)], fcur[: len(fh)] = fresh[: len(fh)], fh
+                stale = 0
+                continue
             n = len(fc)
             delta = (fc - fcur[:n]) / np.maximum(np.abs(fcur[:n]), 1e-300)
+            strength.update(float(np.mean(delta < 0)))
             take = (delta <= 0) | (rng.random(n) < np.exp(-np.maximum(delta, 0) / temps[:n]))
             cur[:n][take], fcur[:n][take] = cands[:n][take], fc[take]
             for k in range(int(rng.integers(2)), K - 1, 2):  # replica exchange, alternating pairs

@@ -1,8 +1,10 @@
 """Genetic algorithms on DEAP: ``ga`` (single objective) and ``nsga2`` (latency x energy [x
-throughput]). DEAP's toolbox holds the operators, its Logbook the per-generation statistics and
-its non-dominated sorting and crowding drive NSGA-II; every random draw comes from the run's
-``numpy.random.Generator`` (DEAP's own random operators use Python's global state, so ours are
-numpy-based), and whole populations are evaluated at once through the batch evaluator.
+throughput]). DEAP's Logbook keeps the per-generation statistics and its non-dominated sorting
+and crowding drive NSGA-II; every random draw comes from the run's ``numpy.random.Generator``
+(DEAP's own random operators use Python's global state, so ours are numpy-based). Children are
+made for the whole offspring at once (:mod:`search.operators`: numpy over the rows) and whole
+populations are evaluated at once through the batch evaluator. Without ``seed_baselines`` (the
+unseeded track) the first population is :meth:`~search.operators.GenomeOps.starts` only.
 """
 
 from __future__ import annotations
@@ -40,11 +42,16 @@ def baseline_genomes(problem) -> list[np.ndarray]:
 
 
 def initial_population(
-    problem, size: int, rng: np.random.Generator, seed_baselines: bool
+    problem, size: int, rng: np.random.Generator, seed_baselines: bool, ops: GenomeOps | None = None
 ) -> np.ndarray:
+    """``size`` first genomes: the baselines when ``seed_baselines`` (the seeded track), the
+    rest :meth:`GenomeOps.starts` (structure-aware random starts, never the baselines)."""
     seeds = baseline_genomes(problem)[:size] if seed_baselines else []
-    rand = problem.sample(size - len(seeds), rng)
-    return np.array(seeds + list(rand), dtype=np.int64).reshape(size, problem.genome_length)
+    ops = ops if ops is not None else GenomeOps(problem)
+    rand = ops.starts(size - len(seeds), rng)
+    return np.concatenate(
+        [np.array(seeds, dtype=np.int64).reshape(-1, problem.genome_length), rand]
+    )
 
 
 def tournament(fitness: np.ndarray, k: int, size: int, rng: np.random.Generator) -> np.ndarray:
@@ -53,65 +60,141 @@ def tournament(fitness: np.ndarray, k: int, size: int, rng: np.random.Generator)
     return entrants[np.arange(k), np.argmin(fitness[entrants], axis=1)]
 
 
-def make_child(ops: GenomeOps, toolbox, a, b, rng, cx_prob: float) -> np.ndarray:
-    child = toolbox.mate(a, b) if rng.random() < cx_prob else a.copy()
-    for _ in range(4):  # a child identical to its parent would waste an evaluation
-        out = toolbox.mutate(child)
-        if not np.array_equal(out, a):
-            return out
-    return out
+class Strength:
+    """Mutation strength by the 1/5th success rule: the mean number of moves per child grows by
+    ``factor`` when more than a fifth of the children beat their parent, else shrinks by
+    ``factor ** (1/4)`` (stationary at a 1/5 success rate); kept in ``[1, top]``."""
+
+    def __init__(self, start: float, top: float, factor: float = 1.25, adapt: bool = True) -> None:
+        self.value, self.top, self.factor, self.adapt = float(start), float(top), factor, adapt
+
+    def draw(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """Moves per child: 1 + Poisson(value - 1)."""
+        return 1 + rng.poisson(max(self.value - 1.0, 0.0), size=n)
+
+    def update(self, success_rate: float) -> None:
+        if self.adapt:
+            f = self.factor if success_rate > 0.2 else self.factor**-0.25
+            self.value = float(np.clip(self.value * f, 1.0, self.top))
+
+
+def make_children(
+    ops: GenomeOps,
+    pop: np.ndarray,
+    parents: np.ndarray,
+    mates: np.ndarray,
+    rng: np.random.Generator,
+    cx_prob: float,
+    n_moves: np.ndarray,
+) -> np.ndarray:
+    """Children of ``pop[parents]`` (crossed with ``pop[mates]`` with probability ``cx_prob``),
+    mutated by ``n_moves`` moves each, all rows at once; a child identical to its first parent
+    (a wasted evaluation) is mutated again, up to 4 times."""
+    kids = pop[parents]
+    cx = np.flatnonzero(rng.random(len(parents)) < cx_prob)
+    if len(cx):
+        kids[cx] = ops.crossover_batch(pop[parents[cx]], pop[mates[cx]], rng)
+    kids = ops.mutate_batch(kids, rng, n_moves)
+    for _ in range(4):
+        same = np.flatnonzero(np.all(kids == pop[parents], axis=1))
+        if not len(same):
+            break
+        kids[same] = ops.mutate_batch(kids[same], rng, 1)
+    return kids
 
 
 class GA(Algorithm):
-    """Generational GA with elitism, tournament selection, encoding-aware crossover and moves."""
+    """Evolutionary algorithm with tournament selection, encoding-aware crossover and moves
+    (:mod:`search.operators`), mutation strength by the 1/5th rule and, by default, plus
+    selection: the best ``population`` distinct schedules of parents and children survive
+    (``plus=False``: generational with ``elite`` elites). Children are made for the whole
+    offspring at once (numpy over the rows)."""
 
     name = "ga"
     options = {
-        "population": 64,
-        "cx_prob": 0.7,
-        "moves": 1,
-        "tournament": 3,
+        "population": 32,
+        "offspring": 32,
+        "cx_prob": 0.5,
+        "moves": 1.5,
+        "max_moves": 8.0,
+        "adapt": True,
+        "tournament": 2,
         "elite": 2,
+        "plus": True,
         "seed_baselines": True,
     }
 
     def search(self, problem, ev: Evaluator, rng: np.random.Generator) -> None:
         cfg = self.config
         P, E = int(cfg["population"]), int(cfg["elite"])
-        if P < 2 or not 0 <= E < P:
-            raise ValueError(f"ga needs population >= 2 and 0 <= elite < population, got {P}, {E}")
+        lam = int(cfg["offspring"])
+        if P < 2 or not 0 <= E < P or lam < 1:
+            raise ValueError(
+                "ga needs population >= 2, offspring >= 1 and 0 <= elite < population, "
+                f"got {P}, {lam}, {E}"
+            )
+        if not 1.0 <= float(cfg["moves"]) <= float(cfg["max_moves"]):
+            raise ValueError(
+                f"ga needs 1 <= moves <= max_moves, got {cfg['moves']}, {cfg['max_moves']}"
+            )
+        if not bool(cfg["plus"]):
+            lam = P - E
         ops = GenomeOps(problem)
-        tb = base.Toolbox()
-        tb.register("mate", ops.crossover, rng=rng)
-        tb.register("mutate", ops.mutate, rng=rng, n_moves=int(cfg["moves"]))
-        tb.register("select", tournament, size=int(cfg["tournament"]), rng=rng)
+        strength = Strength(float(cfg["moves"]), float(cfg["max_moves"]), adapt=bool(cfg["adapt"]))
         stats = tools.Statistics()
         stats.register("min", np.min)
         stats.register("median", np.median)
         self.logbook = tools.Logbook()
-        pop = initial_population(problem, P, rng, bool(cfg["seed_baselines"]))
-        fit = ev(pop)
-        pop = pop[: len(fit)]
+        pop = initial_population(problem, P, rng, bool(cfg["seed_baselines"]), ops)
+        fit = ev.cached(pop)
         gen = 0
-        self.logbook.record(gen=gen, evals=ev.n_evals, **stats.compile(fit))
+        self.logbook.record(
+            gen=gen, evals=ev.n_evals, strength=strength.value, **stats.compile(fit)
+        )
+        k = int(cfg["tournament"])
+        self.restarts = 0
         while not ev.exhausted:
-            order = np.argsort(fit, kind="stable")
-            parents = tb.select(fit, k=P - E)
-            mates = tb.select(fit, k=P - E)
-            kids = np.array(
-                [
-                    make_child(ops, tb, pop[i], pop[j], rng, cfg["cx_prob"])
-                    for i, j in zip(parents, mates)
-                ]
+            parents = tournament(fit, lam, k, rng)
+            mates = tournament(fit, lam, k, rng)
+            kids = make_children(
+                ops, pop, parents, mates, rng, float(cfg["cx_prob"]), strength.draw(lam, rng)
             )
+            before = ev.n_evals
             kfit = ev.cached(kids)  # a schedule seen before costs no new evaluation
-            pop = np.concatenate([pop[order[:E]], kids])
-            fit = np.concatenate([fit[order[:E]], kfit])
+            if ev.n_evals == before and not ev.exhausted:
+                # nothing new: the population has converged; its worse half restarts
+                h = P // 2
+                fresh = ops.starts(h, rng)
+                ff = ev.cached(fresh)
+                order = np.argsort(fit, kind="stable")
+                pop = np.concatenate([pop[order[: P - h]], fresh])
+                fit = np.concatenate([fit[order[: P - h]], ff])
+                self.restarts += 1
+                continue
+            strength.update(float(np.mean(kfit < fit[parents])))
+            if cfg["plus"]:
+                allg, allf = np.concatenate([pop, kids]), np.concatenate([fit, kfit])
+                # distinct schedules only (equal fitness stands for equal schedule here)
+                _, first = np.unique(allf, return_index=True)
+                keep = first[np.argsort(allf[first], kind="stable")][:P]
+                if len(keep) < P:  # too few distinct: fill with the best of the rest
+                    rest = np.setdiff1d(np.argsort(allf, kind="stable"), keep, assume_unique=True)
+                    keep = np.concatenate([keep, rest[: P - len(keep)]])
+                pop, fit = allg[keep], allf[keep]
+            else:
+                order = np.argsort(fit, kind="stable")
+                pop = np.concatenate([pop[order[:E]], kids])
+                fit = np.concatenate([fit[order[:E]], kfit])
             gen += 1
-            self.logbook.record(gen=gen, evals=ev.n_evals, **stats.compile(fit))
+            self.logbook.record(
+                gen=gen, evals=ev.n_evals, strength=strength.value, **stats.compile(fit)
+            )
 
     def extra_result(self) -> dict:
-        return {"generations": len(getattr(self, "logbook", [])) - 1}
+        return {
+            "generations": len(getattr(self, "logbook", [])) - 1,
+            "restarts": getattr(self, "restarts", 0),
+        }
 
 
 class _Fit2(base.Fitness):
@@ -182,7 +265,7 @@ class NSGA2(Algorithm):
         ops = GenomeOps(problem)
         ref_res = problem.evaluate_batch(problem.sample(64, seed=0))  # not a search evaluation
         self.ref = objective_matrix(ref_res, names).max(axis=0) * 1.1
-        pop = initial_population(problem, P, rng, bool(cfg["seed_baselines"]))
+        pop = initial_population(problem, P, rng, bool(cfg["seed_baselines"]), ops)
         F = objective_matrix(ev.evaluate(pop), names)
         pop = pop[: len(F)]
         nd = non_dominated(F)
@@ -194,11 +277,9 @@ class NSGA2(Algorithm):
             better = (rank[a] < rank[b]) | ((rank[a] == rank[b]) & (crowd[a] >= crowd[b]))
             parents = np.where(better, a, b)
             mates = rng.permutation(parents)
-            kids = []
-            for i, j in zip(parents, mates):
-                c = ops.crossover(pop[i], pop[j], rng) if rng.random() < cfg["cx_prob"] else pop[i]
-                kids.append(ops.mutate(c, rng, int(cfg["moves"])))
-            kids = np.array(kids)
+            kids = make_children(
+                ops, pop, parents, mates, rng, float(cfg["cx_prob"]), np.full(P, int(cfg["moves"]))
+            )
             KF = objective_matrix(ev.evaluate(kids), names)
             kids = kids[: len(KF)]
             allg, allf = np.concatenate([pop, kids]), np.concatenate([F, KF])

@@ -28,8 +28,12 @@ dimension), de-duplicated and evaluated in batches until exhausted or the budget
 
 :class:`ScarEA` is SCAR's evolutionary setting: population 10 seeded with the heuristic's top
 candidates plus random samples, 4 generations of mutation (move a cut point, move a stage to a
-neighbouring chiplet, change a micro-batch) and (mu + lambda) selection; it stops after its
-generations even when budget remains.
+neighbouring chiplet, change a micro-batch) and (mu + lambda) selection.
+
+Both spend the budget they are given unless ``restarts=False`` (the paper's single pass): they
+restart with perturbed expected latencies and random DFS tie-breaks drawn from the run's seed,
+and stop early only after :data:`MAX_STALE_RESTARTS` fruitless restarts, saying so in
+``extra["stopped"]`` (the result's ``n_evals`` is always the evaluations actually used).
 """
 
 from __future__ import annotations
@@ -75,6 +79,7 @@ class _Candidates:
         dfs_variants: int,
         micro_batches: int,
         rng: np.random.Generator,
+        noise: float = 0.0,
     ) -> None:
         self.p, self.n_splits, self.top_k = problem, n_splits, top_k
         self.mcm = problem.mcm
@@ -85,6 +90,11 @@ class _Candidates:
         self.present = sorted(set(self.mcm.placement))
         # expected seconds of every layer (whole batch) on each class: compute + weight load
         self.e = T.t[np.arange(L), :, o_full] + (T.w_bytes / self.mcm.dram_bw)[:, None]
+        # a restart perturbs the expected latencies (log-normal, sigma ``noise``) and breaks every
+        # DFS tie at random, so its packings, counts, cuts and paths differ from the first pass
+        self.random_ties = noise > 0
+        if noise > 0:
+            self.e = self.e * np.exp(noise * rng.standard_normal(self.e.shape))
         self.cls = np.asarray(self.mcm.placement)
         self.adj = [[int(j) for j in np.nonzero(self.mcm.hops[i] == 1)[0]] for i in range(n)]
         self.sizes = [len(m) for m in problem.workload.models]
@@ -92,7 +102,7 @@ class _Candidates:
         # per model: preferred (fastest) class over its whole chain
         self.best_cls = [self._pref(self._seg(m, 0, s)) for m, s in enumerate(self.sizes)]
         self.packings = self._packings()
-        self.dfs_seeds = [int(x) for x in rng.integers(0, 2**62, size=max(dfs_variants - 1, 0))]
+        self.dfs_seeds = [int(x) for x in rng.integers(0, 2**62, size=dfs_variants)]
         self.n_dfs = dfs_variants
         self.mb_choice = [self._mb_indices(o, micro_batches) for o in problem.mb_options]
         self._plans: dict = {}
@@ -155,11 +165,11 @@ class _Candidates:
                 pack = []
                 for m in range(M):
                     merged: list[tuple[int, int, int]] = []
-                    for (a, b, _), w in zip(segs[m], win[m]):
+                    for (start, stop, _), w in zip(segs[m], win[m]):
                         if merged and merged[-1][0] == w:
-                            merged[-1] = (w, merged[-1][1], b)
+                            merged[-1] = (w, merged[-1][1], stop)
                         else:
-                            merged.append((w, a, b))
+                            merged.append((w, start, stop))
                     pack.append(merged)
                 key = repr(pack)
                 if key not in seen:
@@ -175,7 +185,8 @@ class _Candidates:
             return self._plans[key]
         pack = self.packings[pi]
         pool_kind, share = _PROVISION[vi]
-        rng = np.random.default_rng([self.dfs_seeds[ri - 1], pi, vi]) if ri else None
+        seeded = ri or self.random_ties
+        rng = np.random.default_rng([self.dfs_seeds[ri], pi, vi]) if seeded else None
         n = self.mcm.n_chiplets
         plan = {}
         for w in range(self.p.max_windows):
@@ -381,40 +392,103 @@ def _check(config: dict) -> None:
                 raise ValueError(f"option {key!r} must be a positive integer, got {v!r}")
 
 
+#: log-normal sigma of the expected-latency perturbation of each restart
+RESTART_NOISE = 0.3
+#: restarts in a row that bring no schedule not seen before end a run early (it says so)
+MAX_STALE_RESTARTS = 20
+
+
+def _restart_note(stale: int) -> str:
+    return f"stopped early: {stale} restarts in a row brought no new schedule"
+
+
 class ScarHeuristic(Algorithm):
-    """SCAR's heuristic: packing, provisioning, top-k segmentation, DFS paths (see module doc)."""
+    """SCAR's heuristic: packing, provisioning, top-k segmentation, DFS paths (see module doc).
+
+    With ``restarts`` (default) a run spends its budget: when the candidates run out it builds
+    the candidates again from expected latencies perturbed by log-normal noise
+    (:data:`RESTART_NOISE`) with every DFS tie broken at random (all drawn from the run's seed),
+    evaluating only schedules not seen before; after :data:`MAX_STALE_RESTARTS` restarts in a
+    row with nothing new it stops and says so in ``extra["stopped"]``. ``restarts=False`` is
+    the paper's one pass."""
 
     name = "scar"
-    options = {"n_splits": 4, "top_k": 4, "dfs_variants": 3, "micro_batches": 3, "batch": 64}
+    options = {
+        "n_splits": 4,
+        "top_k": 4,
+        "dfs_variants": 3,
+        "micro_batches": 3,
+        "batch": 64,
+        "restarts": True,
+    }
 
     def __init__(self, **options) -> None:
         super().__init__(**options)
         _check(self.config)
         self._n_candidates = 0
+        self._restarts = 0
+        self._stopped: str | None = None
 
     def search(self, problem: Problem, ev: Evaluator, rng: np.random.Generator) -> None:
         c = self.config
-        cands = _Candidates(
-            problem, c["n_splits"], c["top_k"], c["dfs_variants"], c["micro_batches"], rng
-        )
-        self._n_candidates = 0
-        buf: list[np.ndarray] = []
-        for g in cands:
-            buf.append(g)
-            if len(buf) >= min(c["batch"], ev.remaining):
-                self._n_candidates += len(ev(np.array(buf)))
-                buf = []
-                if ev.exhausted:
-                    return
-        if buf and not ev.exhausted:
-            self._n_candidates += len(ev(np.array(buf)))
+        self._n_candidates, self._restarts, self._stopped = 0, 0, None
+        stale = 0
+        noise = 0.0
+        while not ev.exhausted:
+            cands = _Candidates(
+                problem,
+                c["n_splits"],
+                c["top_k"],
+                c["dfs_variants"],
+                c["micro_batches"],
+                rng,
+                noise,
+            )
+            before = ev.n_evals
+            buf: list[np.ndarray] = []
+            for g in cands:
+                buf.append(g)
+                if len(buf) >= c["batch"]:
+                    self._flush(ev, buf)
+                    buf = []
+                    if ev.exhausted:
+                        return
+            if buf:
+                self._flush(ev, buf)
+            if not c["restarts"]:
+                return
+            stale = stale + 1 if ev.n_evals == before else 0
+            if stale >= MAX_STALE_RESTARTS:
+                self._stopped = _restart_note(stale)
+                return
+            self._restarts += 1
+            noise = RESTART_NOISE
+
+    def _flush(self, ev: Evaluator, buf: list[np.ndarray]) -> None:
+        """Evaluate candidates, counting only schedules not seen before in the run."""
+        if ev.exhausted:
+            raise BudgetExhausted
+        before = ev.n_evals
+        ev.cached(np.array(buf))
+        self._n_candidates += ev.n_evals - before
 
     def extra_result(self) -> dict:
-        return {"candidates_evaluated": self._n_candidates}
+        return {
+            "candidates_evaluated": self._n_candidates,
+            "restarts": self._restarts,
+            "stopped": self._stopped,
+        }
 
 
 class ScarEA(Algorithm):
-    """SCAR's evolutionary setting: a small (mu + lambda) EA seeded by the heuristic."""
+    """SCAR's evolutionary setting: a small (mu + lambda) EA seeded by the heuristic.
+
+    With ``restarts`` (default) a run spends its budget: after its ``generations`` it starts
+    again from a new population (the heuristic's candidates rebuilt from perturbed expected
+    latencies with random DFS tie-breaks, as :class:`ScarHeuristic`'s restarts, plus the best
+    schedule so far and random samples), until the budget is spent; after
+    :data:`MAX_STALE_RESTARTS` restarts in a row without a better schedule it stops and says so
+    in ``extra["stopped"]``. ``restarts=False`` is the paper's single run."""
 
     name = "scar-ea"
     options = {
@@ -425,6 +499,7 @@ class ScarEA(Algorithm):
         "dfs_variants": 3,
         "micro_batches": 3,
         "random_fraction": 0.3,
+        "restarts": True,
     }
 
     def __init__(self, **options) -> None:
@@ -433,19 +508,45 @@ class ScarEA(Algorithm):
         rf = self.config["random_fraction"]
         if not 0.0 <= float(rf) <= 1.0:
             raise ValueError(f"option 'random_fraction' must be in [0, 1], got {rf!r}")
+        self._restarts = 0
+        self._stopped: str | None = None
 
     def search(self, problem: Problem, ev: Evaluator, rng: np.random.Generator) -> None:
         c = self.config
+        self._restarts, self._stopped = 0, None
         P = int(c["population"])
-        n_rand = int(round(P * float(c["random_fraction"])))
-        cands = _Candidates(
-            problem, c["n_splits"], c["top_k"], c["dfs_variants"], c["micro_batches"], rng
-        )
-        seed = list(itertools.islice(iter(cands), P - n_rand))
-        n_rand = P - len(seed)
-        pop = np.array(seed + list(problem.sample(n_rand, rng)), dtype=np.int64)
-        pop, fit = self._eval(ev, pop)
         adj = [np.nonzero(problem.mcm.hops[i] == 1)[0] for i in range(problem.mcm.n_chiplets)]
+        noise, stale = 0.0, 0
+        while True:
+            best = ev.best_fitness
+            n_rand = int(round(P * float(c["random_fraction"])))
+            cands = _Candidates(
+                problem,
+                c["n_splits"],
+                c["top_k"],
+                c["dfs_variants"],
+                c["micro_batches"],
+                rng,
+                noise,
+            )
+            keep_best = [ev.best_genome] if ev.best_genome is not None else []
+            seed = keep_best + list(itertools.islice(iter(cands), P - n_rand - len(keep_best)))
+            n_rand = P - len(seed)
+            pop = np.array(seed + list(problem.sample(n_rand, rng)), dtype=np.int64)
+            self._generations(problem, ev, rng, pop, adj)
+            if not c["restarts"] or ev.exhausted:
+                return
+            stale = stale + 1 if ev.best_fitness >= best else 0
+            if stale >= MAX_STALE_RESTARTS:
+                self._stopped = _restart_note(stale).replace("new schedule", "better schedule")
+                return
+            self._restarts += 1
+            noise = RESTART_NOISE
+
+    def _generations(self, problem, ev, rng, pop, adj) -> None:
+        c = self.config
+        P = len(pop)
+        pop, fit = self._eval(ev, pop)
         for _ in range(int(c["generations"])):
             if ev.exhausted:
                 return
@@ -467,6 +568,9 @@ class ScarEA(Algorithm):
                 if len(keep) == P:
                     break
             pop, fit = allg[keep], allf[keep]
+
+    def extra_result(self) -> dict:
+        return {"restarts": self._restarts, "stopped": self._stopped}
 
     @staticmethod
     def _eval(ev: Evaluator, genomes: np.ndarray):

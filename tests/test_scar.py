@@ -1,23 +1,9 @@
 import numpy as np
 import pytest
 
-from costmodel import Layer, Model, Problem, Workload, mcm, scenario
+from costmodel import Problem, mcm, scenario
 from search import Budget, run
 from search.scar import ScarEA, ScarHeuristic, _quantile_bounds
-
-
-def tiny_workload():
-    a = Model(
-        "cnn",
-        [
-            Layer.conv(f"c{i}", K=32 * (i + 1), C=3 if i == 0 else 32 * i, R=3, Yo=28)
-            for i in range(4)
-        ]
-        + [Layer.gemm("fc", M=1, N=10, K=128, skips=(2,))],
-        batch=4,
-    )
-    b = Model("mlp", [Layer.gemm(f"g{i}", M=16, N=256, K=256) for i in range(4)], batch=2)
-    return Workload([a, b])
 
 
 @pytest.fixture(scope="module")
@@ -26,14 +12,9 @@ def sc1():
 
 
 @pytest.fixture(scope="module")
-def tiny():
-    return Problem(tiny_workload(), mcm("het-sides", 2, 2), max_windows=3)
-
-
-@pytest.fixture(scope="module")
-def runs(sc1, tiny):
+def runs(sc1, tiny_problem):
     out = {}
-    for pname, p in (("sc1", sc1), ("tiny", tiny)):
+    for pname, p in (("sc1", sc1), ("tiny_problem", tiny_problem)):
         for alg in ("scar", "scar-ea"):
             out[pname, alg] = run(p, alg, Budget(evals=500), seed=0)
     return out
@@ -48,7 +29,7 @@ def _paths_adjacent(problem, schedule):
     )
 
 
-@pytest.mark.parametrize("pname", ["sc1", "tiny"])
+@pytest.mark.parametrize("pname", ["sc1", "tiny_problem"])
 @pytest.mark.parametrize("alg", ["scar", "scar-ea"])
 def test_valid_and_better_than_random(runs, request, pname, alg):
     p = request.getfixturevalue(pname)
@@ -62,7 +43,7 @@ def test_valid_and_better_than_random(runs, request, pname, alg):
     assert r.best_fitness < random_mean
 
 
-@pytest.mark.parametrize("pname", ["sc1", "tiny"])
+@pytest.mark.parametrize("pname", ["sc1", "tiny_problem"])
 @pytest.mark.parametrize("alg", ["scar", "scar-ea"])
 def test_deterministic(runs, request, pname, alg):
     p = request.getfixturevalue(pname)
@@ -73,7 +54,7 @@ def test_deterministic(runs, request, pname, alg):
     assert strip == [{k: v for k, v in h.items() if k != "seconds"} for h in b.history]
 
 
-@pytest.mark.parametrize("pname", ["sc1", "tiny"])
+@pytest.mark.parametrize("pname", ["sc1", "tiny_problem"])
 def test_heuristic_uses_adjacent_paths(runs, request, pname):
     p = request.getfixturevalue(pname)
     s = runs[pname, "scar"].best_schedule
@@ -95,14 +76,16 @@ def test_heuristic_candidates_all_adjacent(sc1):
         assert _paths_adjacent(sc1, sc1.decode(g))
     # the heuristic stops when its candidates run out, not at the budget
     ev = Evaluator(sc1, Budget(evals=10**6))
-    ScarHeuristic().search(sc1, ev, np.random.default_rng(0))
+    ScarHeuristic(restarts=False).search(sc1, ev, np.random.default_rng(0))
     assert ev.n_evals == len(genomes)
 
 
 def test_ea_stops_after_its_generations(sc1):
-    r = run(sc1, "scar-ea", Budget(evals=10_000), seed=0)
+    r = run(sc1, "scar-ea", Budget(evals=10_000), seed=0, restarts=False)
     assert r.n_evals == 10 * (1 + 4)
-    r = run(sc1, "scar-ea", Budget(evals=10_000), seed=0, population=4, generations=2)
+    r = run(
+        sc1, "scar-ea", Budget(evals=10_000), seed=0, population=4, generations=2, restarts=False
+    )
     assert r.n_evals == 4 * 3
 
 
@@ -113,15 +96,15 @@ def test_budget_respected(sc1):
         sc1.validate(r.best_schedule)
 
 
-def test_ea_mutation_keeps_schedules_valid(tiny):
+def test_ea_mutation_keeps_schedules_valid(tiny_problem):
     rng = np.random.default_rng(0)
-    adj = [np.nonzero(tiny.mcm.hops[i] == 1)[0] for i in range(tiny.mcm.n_chiplets)]
-    g = tiny.sample(1, 0)[0]
+    adj = [np.nonzero(tiny_problem.mcm.hops[i] == 1)[0] for i in range(tiny_problem.mcm.n_chiplets)]
+    g = tiny_problem.sample(1, 0)[0]
     changed = 0
     for _ in range(200):
-        h = ScarEA._mutate(tiny, g, adj, rng)
-        tiny.decode(h)
-        changed += not np.array_equal(tiny.repair(g[None])[0], h)
+        h = ScarEA._mutate(tiny_problem, g, adj, rng)
+        tiny_problem.decode(h)
+        changed += not np.array_equal(tiny_problem.repair(g[None])[0], h)
         g = h
     assert changed > 100
 
@@ -139,9 +122,9 @@ def test_options():
     assert ScarEA().config["population"] == 10 and ScarEA().config["generations"] == 4
 
 
-def test_option_changes_candidates(tiny):
-    a = run(tiny, "scar", Budget(evals=500), seed=0, n_splits=1, top_k=1)
-    b = run(tiny, "scar", Budget(evals=500), seed=0)
+def test_option_changes_candidates(tiny_problem):
+    a = run(tiny_problem, "scar", Budget(evals=500), seed=0, n_splits=1, top_k=1)
+    b = run(tiny_problem, "scar", Budget(evals=500), seed=0)
     assert a.n_evals < b.n_evals
 
 
