@@ -354,16 +354,16 @@ class _Candidates:
             self._plans[key] = self._cuts(m, a, b, path)
         return self._plans[key]
 
-    def index_tuples(self) -> list[tuple]:
-        dims = [
-            range(len(self.packings)),
-            range(len(_PROVISION)),
-            range(self.n_dfs),
-            range(self.top_k),
-        ]
-        mbs = list(itertools.product(*[range(len(c)) for c in self.mb_choice]))
-        tuples = [(*d, bi) for d in itertools.product(*dims) for bi in mbs]
-        return sorted(tuples, key=lambda t: (sum(t[:4]) + sum(t[4]), t))
+    def index_tuples(self) -> Iterator[tuple]:
+        """Every ``(packing, provision, dfs, top_k, micro-batch indices)`` in rank order: by the
+        sum of the indices (0 = every first choice), ties in lexicographic order. Lazy: the
+        micro-batch choices alone are ``prod(len(c))`` tuples (3^20 on 20 models), so they are
+        generated rank by rank instead of listed and sorted."""
+        bounds = [len(self.packings), len(_PROVISION), self.n_dfs, self.top_k]
+        bounds += [len(c) for c in self.mb_choice]
+        for rank in range(sum(b - 1 for b in bounds) + 1):
+            for v in _with_sum(bounds, rank):
+                yield (*v[:4], v[4:])
 
     def __iter__(self) -> Iterator[np.ndarray]:
         """Distinct candidate genomes in rank order."""
@@ -374,6 +374,19 @@ class _Candidates:
             if k not in seen:
                 seen.add(k)
                 yield g
+
+
+def _with_sum(bounds: list[int], total: int, start: int = 0) -> Iterator[tuple[int, ...]]:
+    """Every tuple ``v`` with ``0 <= v[i] < bounds[i]`` and ``sum(v) == total``, in lexicographic
+    order (recursive over positions; memory linear in ``len(bounds)``)."""
+    if start == len(bounds):
+        if total == 0:
+            yield ()
+        return
+    room = sum(b - 1 for b in bounds[start + 1 :])  # the most the later positions can hold
+    for x in range(max(0, total - room), min(bounds[start] - 1, total) + 1):
+        for rest in _with_sum(bounds, total - x, start + 1):
+            yield (x, *rest)
 
 
 def _check(config: dict) -> None:
