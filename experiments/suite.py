@@ -28,18 +28,18 @@ so on 20 models it exhausts memory (23 GB on sc5x4, measured; see the report to 
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from costmodel.files import atomic_open, write_text_atomic
+from costmodel.files import write_text_atomic
 from search import Budget, agent_class
 from search import suite as S
 
 from . import anytime as A
 from .benchmark import BenchmarkRun, run_tasks
+from .report import md_table, write_csv
 
 ERT_GAPS = (0.05, 0.01)
 
@@ -156,22 +156,14 @@ def run_suite(cfg: dict, out: Path, ex=None) -> str:
                 )
     if not rows:
         raise RuntimeError(f"every suite run failed; first: {failed[0] if failed else '-'}")
-    _write_csv(out / "results.csv", rows)
+    write_csv(out / "results.csv", rows)
     ert_rows = _ert_rows(runs, refs)
-    _write_csv(out / "ert.csv", ert_rows)
+    write_csv(out / "ert.csv", ert_rows)
     _plots(cfg, out, runs, refs)
     _export_ioh(out / "ioh", runs, refs, insts)
     md = _summary(cfg, rows, ert_rows, refs, failed)
     write_text_atomic(out / "summary.md", md)
     return md
-
-
-def _write_csv(path: Path, rows: list[dict]) -> None:
-    fields = list(dict.fromkeys(k for r in rows for k in r))
-    with atomic_open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=fields)
-        w.writeheader()
-        w.writerows(rows)
 
 
 def _ert_rows(runs: dict, refs: dict) -> list[dict]:
@@ -271,7 +263,6 @@ def _median(rows: list[dict], key: str) -> float:
 
 
 def _summary(cfg: dict, rows: list[dict], ert_rows: list[dict], refs: dict, failed) -> str:
-    from .report import md_table
 
     parts = [
         f"# {cfg['name']}: suite {S.SUITE_VERSION}\n",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from costmodel import Problem, Schedule, simulate
+from costmodel import Problem, Schedule, Workload, baseline_schedule, mcm, simulate
 from search import Budget
 
 from ..benchmark import run_tasks
@@ -48,3 +48,33 @@ def searched(
 def search_runs(cfg: dict) -> int:
     """Agent x seed runs per searched problem."""
     return len(cfg["agents"]) * len(cfg["seeds"])
+
+
+def strategy_schedule(
+    w: Workload,
+    strategy: str,
+    mesh: tuple[int, int, int],
+    objective: str,
+    cfg: dict,
+    folder: Path,
+    progress: RunProgress | None = None,
+    executor=None,
+) -> tuple[Problem, Schedule]:
+    """A ``scar``/``targets`` strategy on ``mesh`` = (rows, cols, PEs per chiplet): for
+    ``search:<pattern>`` the best schedule the config's agents find on that pattern (runs under
+    ``folder/<pattern>``); for a baseline name (``simba-ws``, ...) its schedule on the homogeneous
+    MCM of its dataflow."""
+    rows, cols, pes = mesh
+    if strategy.startswith("search:"):
+        pattern = strategy.split(":", 1)[1]
+    else:
+        pattern = f"homo-{strategy.partition('-')[2]}"
+    p = Problem(
+        w,
+        mcm(pattern, rows, cols, pes=pes),
+        objective=objective,
+        max_windows=cfg.get("max_windows"),
+    )
+    if strategy.startswith("search:"):
+        return p, searched(p, cfg, folder / pattern, progress, executor)[1]
+    return p, baseline_schedule(p, strategy)

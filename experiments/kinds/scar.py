@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
-from costmodel import ChipletClass, Problem, baseline_schedule, layer_costs, mcm, scenario
+from costmodel import ChipletClass, Problem, layer_costs, scenario
 
 from ..progress import RunProgress
-from .common import figures, search_runs, searched
+from .common import figures, search_runs, strategy_schedule
 
 NORM_REF = "standalone-ws"  # SCAR Table V normalizes EDP to the standalone WS baseline
 
@@ -50,28 +50,14 @@ def compute(cfg: dict, out: Path, ex=None) -> ScarData:
             for sc in cfg["scenarios"]:
                 w = scenario(sc)
                 for strat in cfg["strategies"]:
+                    p, sched = strategy_schedule(
+                        w, strat, (rows_n, cols_n, pes), obj, cfg, out / obj / sc, bar, ex
+                    )
                     if strat.startswith("search:"):
-                        pattern = strat.split(":", 1)[1]
-                        p = Problem(
-                            w,
-                            mcm(pattern, rows_n, cols_n, pes=pes),
-                            objective=obj,
-                            max_windows=cfg.get("max_windows"),
-                        )
-                        res, sched = searched(p, cfg, out / obj / sc / pattern, bar, ex)
                         placement += [
                             {"objective": obj, "scenario": sc, "strategy": strat, **r}
                             for r in placement_rows(p, sched)
                         ]
-                    else:
-                        kind, _, df = strat.partition("-")
-                        p = Problem(
-                            w,
-                            mcm(f"homo-{df}", rows_n, cols_n, pes=pes),
-                            objective=obj,
-                            max_windows=cfg.get("max_windows"),
-                        )
-                        sched = baseline_schedule(p, strat)
                     table.append(
                         {
                             "objective": obj,

@@ -23,11 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
-from costmodel import Problem, baseline_schedule, mcm
 from costmodel.config import load_workload
 
 from ..progress import RunProgress
-from .common import figures, search_runs, searched
+from .common import figures, search_runs, strategy_schedule
 from .scar import os_layer_share, placement_rows
 
 
@@ -65,26 +64,16 @@ def compute(cfg: dict, out: Path, ex=None) -> TargetsData:
             for sc in cfg["scenarios"]:
                 w = _workload(cfg, sc)
                 for strat in cfg["strategies"]:
-                    if strat.startswith("search:"):
-                        pattern = strat.split(":", 1)[1]
-                        p = Problem(
-                            w,
-                            mcm(pattern, rows_n, cols_n, pes=pes),
-                            objective=obj,
-                            max_windows=cfg.get("max_windows"),
-                        )
-                        _, sched = searched(
-                            p, cfg, out / objective_folder(obj) / sc / pattern, bar, ex
-                        )
-                    else:
-                        _, _, df = strat.partition("-")
-                        p = Problem(
-                            w,
-                            mcm(f"homo-{df}", rows_n, cols_n, pes=pes),
-                            objective=obj,
-                            max_windows=cfg.get("max_windows"),
-                        )
-                        sched = baseline_schedule(p, strat)
+                    p, sched = strategy_schedule(
+                        w,
+                        strat,
+                        (rows_n, cols_n, pes),
+                        obj,
+                        cfg,
+                        out / objective_folder(obj) / sc,
+                        bar,
+                        ex,
+                    )
                     r = p.evaluate(sched)
                     fit = float(p.objective_of(p.evaluate_batch(p.encode(sched)[None, :]))[0])
                     rep = r.model_targets
