@@ -9,6 +9,8 @@ unseeded track) the first population is :meth:`~search.operators.GenomeOps.start
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from deap import base, tools
 
@@ -238,6 +240,24 @@ def hypervolume(F: np.ndarray, ref: np.ndarray) -> float:
     return float(moocore.hypervolume(pts, ref=np.ones(F.shape[1]))) if len(pts) else 0.0
 
 
+def front_record(
+    names: Sequence[str], G: np.ndarray, F: np.ndarray, ref: np.ndarray, hv_curve: list
+) -> dict:
+    """A front for ``result.json``: its distinct points by the first objective (each with its
+    genome), the hypervolume against ``ref``, ``ref`` itself and the hypervolume curve (shared
+    by ``nsga2`` and ``pymoo-nsga2`` so that their fronts compare)."""
+    _, uniq = np.unique(F, axis=0, return_index=True)
+    idx = np.sort(uniq)
+    idx = idx[np.argsort(F[idx, 0], kind="stable")]
+    pareto = [{**dict(zip(names, map(float, F[i]))), "genome": G[i].tolist()} for i in idx]
+    return {
+        "pareto": pareto,
+        "hypervolume": hypervolume(F[idx], ref),
+        "hv_reference": dict(zip(names, map(float, ref))),
+        "hv_curve": hv_curve,
+    }
+
+
 class NSGA2(Algorithm):
     """NSGA-II over latency and energy (option ``objectives`` adds ``throughput``). The result's
     Pareto front is the non-dominated set of everything evaluated; its hypervolume is measured
@@ -306,15 +326,4 @@ class NSGA2(Algorithm):
     def extra_result(self) -> dict:
         if not hasattr(self, "front_f"):
             return {}
-        G, F = self.front_g, self.front_f
-        idx = np.arange(len(F))
-        _, uniq = np.unique(F[idx], axis=0, return_index=True)
-        idx = idx[np.sort(uniq)]
-        idx = idx[np.argsort(F[idx, 0], kind="stable")]
-        pareto = [{**dict(zip(self.names, map(float, F[i]))), "genome": G[i].tolist()} for i in idx]
-        return {
-            "pareto": pareto,
-            "hypervolume": hypervolume(F[idx], self.ref),
-            "hv_reference": dict(zip(self.names, map(float, self.ref))),
-            "hv_curve": self.hv_curve,
-        }
+        return front_record(self.names, self.front_g, self.front_f, self.ref, self.hv_curve)

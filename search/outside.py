@@ -45,7 +45,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .base import Algorithm, BudgetExhausted, Evaluator
-from .genetic import hypervolume, non_dominated, objective_matrix
+from .genetic import front_record, hypervolume, non_dominated, objective_matrix
 
 #: how to install what these agents need
 OUTSIDE_EXTRA_HINT = 'pip install -e ".[outside]"'
@@ -286,17 +286,9 @@ class PymooNSGA2(_Pymoo):
         if not len(getattr(self, "front_f", ())):
             return out
         # the same front, hypervolume and reference as search.genetic.NSGA2.extra_result
-        G, F = self.front_g, self.front_f
-        _, uniq = np.unique(F, axis=0, return_index=True)
-        idx = np.sort(uniq)
-        idx = idx[np.argsort(F[idx, 0], kind="stable")]
-        pareto = [{**dict(zip(self.names, map(float, F[i]))), "genome": G[i].tolist()} for i in idx]
         return {
             **out,
-            "pareto": pareto,
-            "hypervolume": hypervolume(F[idx], self.ref),
-            "hv_reference": dict(zip(self.names, map(float, self.ref))),
-            "hv_curve": self.hv_curve,
+            **front_record(self.names, self.front_g, self.front_f, self.ref, self.hv_curve),
         }
 
 

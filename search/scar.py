@@ -376,6 +376,19 @@ class _Candidates:
                 yield g
 
 
+def _candidates(problem: Problem, config: dict, rng: np.random.Generator, noise: float):
+    """The heuristic's candidates under an agent's ``config`` (``scar`` and ``scar-ea`` alike)."""
+    return _Candidates(
+        problem,
+        config["n_splits"],
+        config["top_k"],
+        config["dfs_variants"],
+        config["micro_batches"],
+        rng,
+        noise,
+    )
+
+
 def _with_sum(bounds: list[int], total: int, start: int = 0) -> Iterator[tuple[int, ...]]:
     """Every tuple ``v`` with ``0 <= v[i] < bounds[i]`` and ``sum(v) == total``, in lexicographic
     order (recursive over positions; memory linear in ``len(bounds)``)."""
@@ -448,15 +461,7 @@ class ScarHeuristic(Algorithm):
         stale = 0
         noise = 0.0
         while not ev.exhausted:
-            cands = _Candidates(
-                problem,
-                c["n_splits"],
-                c["top_k"],
-                c["dfs_variants"],
-                c["micro_batches"],
-                rng,
-                noise,
-            )
+            cands = _candidates(problem, c, rng, noise)
             before = ev.n_evals
             buf: list[np.ndarray] = []
             for g in cands:
@@ -533,15 +538,7 @@ class ScarEA(Algorithm):
         while True:
             best = ev.best_fitness
             n_rand = int(round(P * float(c["random_fraction"])))
-            cands = _Candidates(
-                problem,
-                c["n_splits"],
-                c["top_k"],
-                c["dfs_variants"],
-                c["micro_batches"],
-                rng,
-                noise,
-            )
+            cands = _candidates(problem, c, rng, noise)
             keep_best = [ev.best_genome] if ev.best_genome is not None else []
             seed = keep_best + list(itertools.islice(iter(cands), P - n_rand - len(keep_best)))
             n_rand = P - len(seed)
