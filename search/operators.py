@@ -200,13 +200,22 @@ class GenomeOps:
         """One genome changed by ``n_moves`` moves (:meth:`mutate_batch` on one row)."""
         return self.mutate_batch(genome[None, :], rng, n_moves)[0]
 
-    def _cut(self, g, x: _Rows, rng) -> None:
+    def _stage_start(self, g, x: _Rows, rng) -> tuple[_Rows, np.ndarray] | None:
+        """Per row a random stage start that is not a group start (the cut point ``_cut`` and
+        ``_merge`` move); rows without one get a split instead and are left out (``None``: no
+        row has one)."""
         c, ok = pick_true(x.s & ~x.gr, rng)
         if not ok.all():
             self._split(g, x.sub(~ok), rng)
         if not ok.any():
+            return None
+        return x.sub(ok), c[ok]
+
+    def _cut(self, g, x: _Rows, rng) -> None:
+        picked = self._stage_start(g, x, rng)
+        if picked is None:
             return
-        x, c = x.sub(ok), c[ok]
+        x, c = picked
         C, gid = x.C, x.gid
         n = len(c)
         R = np.arange(n)
@@ -224,12 +233,10 @@ class GenomeOps:
             g[x.rows[ok], at[ok]] = chip[ok, 0]
 
     def _merge(self, g, x: _Rows, rng) -> None:
-        c, ok = pick_true(x.s & ~x.gr, rng)
-        if not ok.all():
-            self._split(g, x.sub(~ok), rng)
-        if not ok.any():
+        picked = self._stage_start(g, x, rng)
+        if picked is None:
             return
-        x, c = x.sub(ok), c[ok]
+        x, c = picked
         C, sid = x.C, x.sid
         R = np.arange(len(c))
         into_prev = rng.random(len(c)) < 0.5
