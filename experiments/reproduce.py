@@ -18,7 +18,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 #: columns whose values are wall-clock measurements (they differ run to run by design)
-TIMING = ("seconds", "time", "wall", "per_s", "rate")
+TIMING = ("seconds", "time", "wall", "per_s", "evals_s", "rate")
 
 
 def _timing(column: str) -> bool:

@@ -67,7 +67,7 @@ def run_suite(cfg: dict, out: Path, ex=None) -> str:
 
     out = Path(out)
     executor = ex
-    insts = S.select(cfg.get("tiers", []), cfg.get("instances", []))
+    insts = S.select(cfg["tiers"], cfg["instances"])
     bk_path = Path(cfg["best_known"]) if cfg.get("best_known") else S.BEST_KNOWN
     if not bk_path.is_absolute() and cfg.get("best_known"):
         bk_path = out / bk_path  # relative to the results folder

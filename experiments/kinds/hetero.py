@@ -30,8 +30,8 @@ class HeteroData:
 
 
 def compute(cfg: dict, out: Path, ex=None) -> HeteroData:
-    R, C = cfg.get("rows", 2), cfg.get("cols", 2)
-    het_patterns = cfg.get("het_patterns", ["het-checkerboard", "het-sides"])
+    R, C = cfg["rows"], cfg["cols"]
+    het_patterns = cfg["het_patterns"]
     rows_lbl, cols_lbl, cells = [], [], []
     for mix in cfg["mixes"]:
         for pes in cfg["chiplet_pes"]:

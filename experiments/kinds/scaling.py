@@ -39,14 +39,14 @@ def compute(cfg: dict, out: Path, ex=None) -> list[dict]:
         for size in sizes:
             if not isinstance(size, dict) or set(size) != SIZE_KEYS:
                 raise ValueError(f"scaling size must have keys {sorted(SIZE_KEYS)}, got {size}")
-            m = mcm(cfg.get("pattern", "het-sides"), size["rows"], size["cols"])
+            m = mcm(cfg["pattern"], size["rows"], size["cols"])
             p = Problem(
                 scenario(size["scenario"]),
                 m,
                 objective=cfg["objective"],
                 max_windows=cfg.get("max_windows"),
             )
-            G = p.sample(int(cfg.get("population", 1024)), seed=0)
+            G = p.sample(int(cfg["population"]), seed=0)
             row = {
                 "mcm": f"{m.rows}x{m.cols}",
                 "chiplets": m.n_chiplets,

@@ -39,9 +39,9 @@ class ScarData:
 
 
 def compute(cfg: dict, out: Path, ex=None) -> ScarData:
-    rows_n, cols_n = cfg.get("rows", 3), cfg.get("cols", 3)
-    pes = cfg.get("pes", 4096)
-    objectives = cfg.get("objectives", [cfg["objective"]])
+    rows_n, cols_n = cfg["rows"], cfg["cols"]
+    pes = cfg["pes"]
+    objectives = cfg["objectives"]
     table, placement = [], []
     n_search = sum(s.startswith("search:") for s in cfg["strategies"])
     total = len(cfg["scenarios"]) * len(objectives) * n_search * search_runs(cfg)

@@ -51,7 +51,7 @@ def compute(cfg: dict, out: Path, ex=None) -> SearchData:
             **figures(problem, schedule),
         }
     ]
-    for name in cfg.get("baselines", []):
+    for name in cfg["baselines"]:
         try:
             table.append({"strategy": name, **figures(problem, baseline_schedule(problem, name))})
         except ValueError as exc:

@@ -27,7 +27,7 @@ def _cell(cfg: dict, workload_spec: dict, mcm_spec: dict, out: Path, bar, ex=Non
         f = figures(mp, sequential(mp))
         row[f"mono_{df}_thr"] = f["throughput"]
         row[f"mono_{df}_eff"] = inferences / f["energy_j"]
-    for obj in cfg.get("objectives", ["throughput", "energy"]):
+    for obj in cfg["objectives"]:
         p = Problem(w, m, objective=obj, max_windows=cfg.get("max_windows"))
         res, _ = searched(p, cfg, out / f"mcm-{obj}", bar, ex)
         key = "thr" if obj == "throughput" else "eff"
@@ -44,15 +44,15 @@ def cases(cfg: dict) -> list[tuple[str, dict, dict]]:
     """``(name, workload spec, MCM spec)``: the base case, then one per value swept."""
     base_w, base_m = cfg["workload"], cfg["mcm"]
     out = [("base", base_w, base_m)]
-    sweep = cfg.get("sweep", {})
-    for gpt in sweep.get("gpt2", []):
+    sweep = cfg["sweep"]
+    for gpt in sweep["gpt2"]:
         w = {
             "models": [
                 dict(x, model=gpt) if x["model"].startswith("gpt2") else x for x in base_w["models"]
             ]
         }
         out.append((f"gpt2={gpt}", w, base_m))
-    for sl in sweep.get("seq_len", []):
+    for sl in sweep["seq_len"]:
         w = {
             "models": [
                 dict(x, seq_len=sl) if x["model"].startswith("gpt2") else x
@@ -60,9 +60,9 @@ def cases(cfg: dict) -> list[tuple[str, dict, dict]]:
             ]
         }
         out.append((f"seq_len={sl}", w, base_m))
-    for b in sweep.get("batch", []):
+    for b in sweep["batch"]:
         out.append((f"batch={b}", {"models": [dict(x, batch=b) for x in base_w["models"]]}, base_m))
-    for bw in sweep.get("noc_bw", []):
+    for bw in sweep["noc_bw"]:
         m = dict(base_m, chiplet=dict(base_m.get("chiplet", {}), noc_bw=bw))
         out.append((f"noc_bw={bw}", base_w, m))
     return out
@@ -72,7 +72,7 @@ def compute(cfg: dict, out: Path, ex=None) -> list[dict]:
     """One row per case (:func:`cases`): ``case``, the monolithic and MCM figures, the ratios."""
     todo = cases(cfg)
     rows = []
-    n = len(todo) * search_runs(cfg) * len(cfg.get("objectives", [1, 2]))
+    n = len(todo) * search_runs(cfg) * len(cfg["objectives"])
     with RunProgress(n, cfg["name"]) as bar:
         for name, w, m in todo:
             rows.append({"case": name, **_cell(cfg, w, m, out / name.replace("=", "-"), bar, ex)})

@@ -49,12 +49,12 @@ def objective_folder(objective: str) -> str:
 
 
 def _workload(cfg: dict, sc: str):
-    spec = cfg.get("workloads", {}).get(sc) or {"scenario": sc}
+    spec = cfg["workloads"].get(sc) or {"scenario": sc}
     return load_workload(spec, sc)
 
 
 def compute(cfg: dict, out: Path, ex=None) -> TargetsData:
-    rows_n, cols_n, pes = cfg.get("rows", 3), cfg.get("cols", 3), cfg.get("pes", 256)
+    rows_n, cols_n, pes = cfg["rows"], cfg["cols"], cfg["pes"]
     objectives = cfg["objectives"]
     table, models = [], []
     n_search = sum(s.startswith("search:") for s in cfg["strategies"])
