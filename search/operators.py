@@ -31,8 +31,10 @@ import numpy as np
 
 from costmodel import Problem
 from costmodel.stages import group_runs, stage_runs
+from env.improve import MOVE_NAMES
 
-MOVES = ("cut", "merge", "stage", "split", "swap", "run", "window", "group", "micro_batch")
+#: the move kinds (their one list lives with the Improve-v0 environment, whose actions name them)
+MOVES = MOVE_NAMES
 
 #: default relative frequency of each move
 MOVE_WEIGHTS: dict[str, float] = {
@@ -190,10 +192,43 @@ class GenomeOps:
             if r > 0:  # one kind for every row of the round: no split, no copies
                 getattr(self, "_" + self.moves[kind[0]])(g, _Rows(rows, full, None), rng)
                 continue
-            for j, name in enumerate(self.moves):
-                loc = np.flatnonzero(kind == j)
-                if len(loc):
-                    getattr(self, "_" + name)(g, _Rows(rows, full, loc), rng)
+            self._dispatch(g, rows, full, [MOVES.index(m) for m in self.moves], kind, rng)
+        return g
+
+    def _dispatch(
+        self, g, rows: np.ndarray, full: _Round, names: list[int], kind: np.ndarray, rng
+    ) -> None:
+        """Apply move ``MOVES[names[kind[i]]]`` to row ``rows[i]`` of ``g``, in place, each kind
+        to all its rows at once (kinds in ``names`` order)."""
+        for j, m in enumerate(names):
+            loc = np.flatnonzero(kind == j)
+            if len(loc):
+                getattr(self, "_" + MOVES[m])(g, _Rows(rows, full, loc), rng)
+
+    def apply_moves(
+        self,
+        genomes: np.ndarray,
+        kinds: np.ndarray,
+        rng: np.random.Generator,
+        n_moves: int | np.ndarray = 1,
+    ) -> np.ndarray:
+        """Copies of ``genomes [P, G]``, row ``i`` changed by ``n_moves[i]`` moves of kind
+        ``MOVES[kinds[i]]`` (the caller chooses the kind, e.g. a policy; :meth:`mutate_batch`
+        draws it). A kind the problem cannot use (``window`` and ``group`` with one window,
+        ``micro_batch`` with one option per model) leaves its rows unchanged."""
+        g = np.array(genomes, dtype=np.int64, copy=True, ndmin=2)
+        kinds = np.broadcast_to(np.asarray(kinds, dtype=np.int64), (len(g),))
+        if len(kinds) and (kinds.min() < 0 or kinds.max() >= len(MOVES)):
+            raise ValueError(f"move kinds must be in 0..{len(MOVES) - 1} (MOVES), got {kinds}")
+        usable = [MOVES.index(m) for m in self.moves]
+        k = np.broadcast_to(np.asarray(n_moves, dtype=np.int64), (len(g),))
+        L = self.L
+        for r in range(int(k.max(initial=0))):
+            rows = np.flatnonzero((k > r) & np.isin(kinds, usable))
+            if not len(rows):
+                break
+            full = _Round(self, g[rows, :L], g[rows, L : 2 * L])
+            self._dispatch(g, rows, full, usable, np.searchsorted(usable, kinds[rows]), rng)
         return g
 
     def mutate(self, genome: np.ndarray, rng: np.random.Generator, n_moves: int = 1) -> np.ndarray:

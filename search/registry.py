@@ -16,6 +16,7 @@ AGENTS: dict[str, str] = {
     "ga": "genetic:GA",
     "nsga2": "genetic:NSGA2",
     "reinforce": "rl:Reinforce",
+    "reinforce-moves": "improve:ReinforceMoves",
     "ppo": "rl:MaskablePPOAgent",
     "exhaustive": "exact:Exhaustive",
     "pymoo-ga": "outside:PymooGA",

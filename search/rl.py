@@ -51,7 +51,7 @@ def counted_mapping_env(problem: Problem, ev: Evaluator, **env_options: Any):
     return MappingEnv(problem=problem, evaluator=ev.evaluate, **env_options)
 
 
-def _check(name: str, value: Any, kind: str) -> None:
+def check_option(name: str, value: Any, kind: str) -> None:
     """``ValueError`` unless ``value`` is a number of the given kind: ``pos_int``, ``pos`` (> 0),
     ``nonneg`` (>= 0), ``unit`` (0 <= x <= 1) or ``open_unit`` (0 <= x < 1)."""
     is_int = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
@@ -196,7 +196,7 @@ def load_checkpoint(path: str | Path, layout: dict) -> dict[str, Any]:
     return state
 
 
-def _check_path(name: str, value: Any) -> None:
+def check_path_option(name: str, value: Any) -> None:
     if value is not None and not isinstance(value, (str, Path)):
         raise ValueError(f"option {name!r} must be a file path or None, got {value!r}")
 
@@ -214,7 +214,7 @@ def _check_micro_batch(value: Any) -> None:
 
 
 # --- REINFORCE in numpy ---------------------------------------------------------------------------
-class _SoftmaxPolicy:
+class SoftmaxPolicy:
     """Masked softmax policy: logits = linear(obs), or linear(tanh(linear(obs))) with ``hidden``
     units. The output layer starts at zero, so the first policy is uniform over valid actions."""
 
@@ -247,13 +247,13 @@ class _SoftmaxPolicy:
         return [x.T @ dlogits, dlogits.sum(0)]
 
 
-def _masked_softmax(logits: np.ndarray, mask: np.ndarray) -> np.ndarray:
+def masked_softmax(logits: np.ndarray, mask: np.ndarray) -> np.ndarray:
     z = np.where(mask, logits, -np.inf)
     z = np.exp(z - z.max(axis=-1, keepdims=True))
     return z / z.sum(axis=-1, keepdims=True)
 
 
-class _Adam:
+class Adam:
     def __init__(
         self,
         params: list[np.ndarray],
@@ -275,6 +275,43 @@ class _Adam:
             v *= self.b2
             v += (1.0 - self.b2) * g * g
             p += self.lr * (m / c1) / (np.sqrt(v / c2) + self.eps)
+
+
+def sample_actions(p: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One action per row of the probabilities ``p [n, A]`` (one uniform draw per row, inverse
+    CDF); a rounding edge that lands on a masked action takes the row's likeliest valid one."""
+    u = rng.random(len(p))
+    a = np.minimum((p.cumsum(1) < u[:, None] * p.sum(1, keepdims=True)).sum(1), p.shape[1] - 1)
+    bad = ~mask[np.arange(len(a)), a]
+    a[bad] = np.argmax(np.where(mask[bad], p[bad], -1.0), axis=1)
+    return a
+
+
+def policy_gradient_step(
+    policy: SoftmaxPolicy,
+    adam: Adam,
+    x: np.ndarray,
+    mask: np.ndarray,
+    a: np.ndarray,
+    adv: np.ndarray,
+    n_episodes: int,
+    entropy: float = 0.0,
+) -> float:
+    """One Adam ascent step on ``mean over episodes of adv * sum log pi(a|s)`` (+ ``entropy``
+    times the policy's entropy); returns the policy's mean entropy over the steps (before the
+    step)."""
+    x = x.astype(np.float64)
+    p = masked_softmax(policy.logits(x), mask)
+    d = -p
+    d[np.arange(len(a)), a] += 1.0
+    d *= adv[:, None]
+    logp = np.where(mask, np.log(np.where(mask, p, 1.0)), 0.0)
+    h = -(p * logp).sum(axis=1, keepdims=True)
+    if entropy > 0:
+        d += entropy * (-p * (logp + h))  # d entropy / d logits
+    d /= n_episodes
+    adam.ascend(policy.params, policy.grads(x, d))
+    return float(h.mean())
 
 
 class Reinforce(Algorithm):
@@ -322,23 +359,23 @@ class Reinforce(Algorithm):
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
         c = self.config
-        _check("lr", c["lr"], "pos")
-        _check("episodes_per_update", c["episodes_per_update"], "pos_int")
-        _check("hidden", c["hidden"], "nonneg_int")
-        _check("baseline_decay", c["baseline_decay"], "open_unit")
-        _check("entropy", c["entropy"], "nonneg")
+        check_option("lr", c["lr"], "pos")
+        check_option("episodes_per_update", c["episodes_per_update"], "pos_int")
+        check_option("hidden", c["hidden"], "nonneg_int")
+        check_option("baseline_decay", c["baseline_decay"], "open_unit")
+        check_option("entropy", c["entropy"], "nonneg")
         _check_micro_batch(c["micro_batch"])
         _check_policy(c["policy"], ("linear", "attention"))
-        _check("d_model", c["d_model"], "pos_int")
-        _check("blocks", c["blocks"], "pos_int")
-        _check("threads", c["threads"], "pos_int")
+        check_option("d_model", c["d_model"], "pos_int")
+        check_option("blocks", c["blocks"], "pos_int")
+        check_option("threads", c["threads"], "pos_int")
         for k in ("pad_chiplets", "pad_models"):
             if c[k] is not None:
-                _check(k, c[k], "pos_int")
+                check_option(k, c[k], "pos_int")
         if c["policy"] == "linear" and (c["pad_chiplets"] or c["pad_models"]):
             raise ValueError("options 'pad_chiplets'/'pad_models' need policy='attention'")
-        _check_path("checkpoint", c["checkpoint"])
-        _check_path("resume", c["resume"])
+        check_path_option("checkpoint", c["checkpoint"])
+        check_path_option("resume", c["resume"])
         self.stats: dict[str, Any] = {}
 
     def search(self, problem: Problem, ev: Evaluator, rng: np.random.Generator) -> None:
@@ -374,8 +411,8 @@ class Reinforce(Algorithm):
         c = self.config
         e = counted_mapping_env(problem, ev, micro_batch=c["micro_batch"])
         n_actions = int(e.action_space.n)
-        policy = _SoftmaxPolicy(int(e.observation_space.shape[0]), n_actions, int(c["hidden"]), rng)
-        adam = _Adam(policy.params, float(c["lr"]))
+        policy = SoftmaxPolicy(int(e.observation_space.shape[0]), n_actions, int(c["hidden"]), rng)
+        adam = Adam(policy.params, float(c["lr"]))
         batch = int(c["episodes_per_update"])
         layout = checkpoint_layout(e, "reinforce", "linear", hidden=int(c["hidden"]))
         # running return statistics (the baseline and the advantage scale); var is set with mean
@@ -417,7 +454,7 @@ class Reinforce(Algorithm):
                         log.record(objectives, returns, float("nan"))
                     break  # no gradient step that no episode will use
                 adv, mean, var = self._baseline(np.asarray(returns), mean, var)
-                entropy = self._update(
+                entropy = policy_gradient_step(
                     policy,
                     adam,
                     np.asarray(xs),
@@ -425,6 +462,7 @@ class Reinforce(Algorithm):
                     np.asarray(acts),
                     np.repeat(adv, lengths),
                     len(returns),
+                    float(c["entropy"]),
                 )
                 self.stats["updates"] += 1
                 log.record(objectives, returns, entropy)
@@ -489,7 +527,7 @@ class Reinforce(Algorithm):
                     masks = np.stack([envs[i].action_masks() for i in active])
                     with torch.no_grad():
                         logits, _ = net(as_tensors(stack([obs[i] for i in active])))
-                    p = _masked_softmax(logits.double().numpy(), masks)
+                    p = masked_softmax(logits.double().numpy(), masks)
                     u = rng.random(len(active))
                     acts = (p.cumsum(1) < u[:, None] * p.sum(1, keepdims=True)).sum(1)
                     still = []
@@ -546,13 +584,13 @@ class Reinforce(Algorithm):
 
     @staticmethod
     def _episode(
-        e, policy: _SoftmaxPolicy, rng: np.random.Generator, xs: list, masks: list, acts: list
+        e, policy: SoftmaxPolicy, rng: np.random.Generator, xs: list, masks: list, acts: list
     ) -> tuple[float, int, float]:
         obs, _ = e.reset()
         ret, n = 0.0, 0
         while True:
             mask = e.action_masks()
-            p = _masked_softmax(policy.logits(obs.astype(np.float64)), mask)
+            p = masked_softmax(policy.logits(obs.astype(np.float64)), mask)
             a = int(np.searchsorted(np.cumsum(p), rng.random() * p.sum(), side="right"))
             a = min(a, len(p) - 1)
             if not mask[a]:  # a rounding edge: fall back on the likeliest valid action
@@ -565,32 +603,6 @@ class Reinforce(Algorithm):
             n += 1
             if terminated or truncated:
                 return ret, n, float(info["objective"])
-
-    def _update(
-        self,
-        policy: _SoftmaxPolicy,
-        adam: _Adam,
-        x: np.ndarray,
-        mask: np.ndarray,
-        a: np.ndarray,
-        adv: np.ndarray,
-        n_episodes: int,
-    ) -> float:
-        """One Adam ascent step on ``mean over episodes of adv * sum log pi(a|s)`` (+ entropy);
-        returns the policy's mean entropy over the steps (before the step)."""
-        x = x.astype(np.float64)
-        p = _masked_softmax(policy.logits(x), mask)
-        d = -p
-        d[np.arange(len(a)), a] += 1.0
-        d *= adv[:, None]
-        logp = np.where(mask, np.log(np.where(mask, p, 1.0)), 0.0)
-        h = -(p * logp).sum(axis=1, keepdims=True)
-        ent = float(self.config["entropy"])
-        if ent > 0:
-            d += ent * (-p * (logp + h))  # d entropy / d logits
-        d /= n_episodes
-        adam.ascend(policy.params, policy.grads(x, d))
-        return float(h.mean())
 
     def extra_result(self) -> dict[str, Any]:
         s = self.stats
@@ -657,12 +669,12 @@ class MaskablePPOAgent(Algorithm):
         super().__init__(**options)
         c = self.config
         for k in ("n_envs", "n_steps", "batch_size", "n_epochs", "d_model", "blocks", "threads"):
-            _check(k, c[k], "pos_int")
-        _check("learning_rate", c["learning_rate"], "pos")
-        _check("gamma", c["gamma"], "unit")
-        _check("gae_lambda", c["gae_lambda"], "unit")
-        _check("clip_range", c["clip_range"], "pos")
-        _check("ent_coef", c["ent_coef"], "nonneg")
+            check_option(k, c[k], "pos_int")
+        check_option("learning_rate", c["learning_rate"], "pos")
+        check_option("gamma", c["gamma"], "unit")
+        check_option("gae_lambda", c["gae_lambda"], "unit")
+        check_option("clip_range", c["clip_range"], "pos")
+        check_option("ent_coef", c["ent_coef"], "nonneg")
         arch = c["net_arch"]
         if not isinstance(arch, (list, tuple)) or any(
             isinstance(h, bool) or not isinstance(h, (int, np.integer)) or h <= 0 for h in arch
@@ -675,13 +687,13 @@ class MaskablePPOAgent(Algorithm):
         _check_policy(c["policy"], ("mlp", "attention"))
         for k in ("pad_chiplets", "pad_models"):
             if c[k] is not None:
-                _check(k, c[k], "pos_int")
+                check_option(k, c[k], "pos_int")
         if c["policy"] == "mlp" and (c["pad_chiplets"] or c["pad_models"]):
             raise ValueError("options 'pad_chiplets'/'pad_models' need policy='attention'")
         if not isinstance(c["device"], str):
             raise ValueError(f"option 'device' must be a torch device name, got {c['device']!r}")
-        _check_path("checkpoint", c["checkpoint"])
-        _check_path("resume", c["resume"])
+        check_path_option("checkpoint", c["checkpoint"])
+        check_path_option("resume", c["resume"])
         self.stats: dict[str, Any] = {}
 
     def search(self, problem: Problem, ev: Evaluator, rng: np.random.Generator) -> None:

@@ -1,0 +1,195 @@
+"""``reinforce-moves``: reinforcement learning that picks the improvement move (learn to improve).
+
+The policy acts in ``chiplet_sched/Improve-v0`` (:mod:`env.improve`): each step it chooses one
+of the structured schedule moves of :mod:`search.operators` and how many times to apply it; the
+environment applies the move, evaluates the candidate (one counted evaluation) and keeps it when
+it is no worse; the reward is the log of the improvement. This is the formulation of Lu, Zhang
+and Yang (ICLR 2020) for routing problems: a learned controller over improvement operators,
+with perturbation ("kick") of a chain stuck for ``patience`` steps. Its observation has the same
+size for every problem, so a policy trained on one problem applies to another (``resume``).
+
+``chains`` chains run in lockstep on the search's counting evaluator (one batch call per step,
+schedules seen before cost nothing). They start from the best ``chains`` of
+:func:`search.genetic.initial_population` (the baselines among them in the seeded track,
+structure-aware random starts only with ``seed_baselines=False``). Every ``horizon`` steps the
+linear softmax policy (numpy, :class:`search.rl.SoftmaxPolicy`) takes one REINFORCE step on the
+discounted returns-to-go (``gamma``) of all chains' steps, the advantage being the return minus
+the mean over chains of the same step, scaled by their standard deviation; ``entropy`` weighs an
+entropy bonus. Learning curves go to ``learning.jsonl``; ``checkpoint``/``resume`` save and load
+the policy and its optimizer (a checkpoint of another layout: ``ValueError`` naming it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from costmodel import Problem
+from env.common import reference_objective
+from env.improve import N_ACTIONS, OBS_DIM, OBS_FEATURES, ImproveChains, ImproveEnv
+
+from .base import Algorithm, BudgetExhausted, Evaluator
+from .genetic import initial_population
+from .operators import GenomeOps
+from .rl import (
+    Adam,
+    LearningLog,
+    SoftmaxPolicy,
+    check_option,
+    check_path_option,
+    load_checkpoint,
+    masked_softmax,
+    policy_gradient_step,
+    sample_actions,
+    save_checkpoint,
+)
+
+
+def make_improve_env(**kwargs: Any) -> ImproveEnv:
+    """``Improve-v0`` with this package's moves (:class:`search.operators.GenomeOps`); the entry
+    point ``gymnasium.make("chiplet_sched/Improve-v0", ...)`` uses."""
+    return ImproveEnv(moves=GenomeOps, **kwargs)
+
+
+def improve_layout(hidden: int) -> dict[str, Any]:
+    """What a ``reinforce-moves`` checkpoint's policy was built for (checked on resume)."""
+    return {
+        "agent": "reinforce-moves",
+        "policy": "linear",
+        "obs": "improve",
+        "obs_dim": OBS_DIM,
+        "obs_features": list(OBS_FEATURES),
+        "n_actions": N_ACTIONS,
+        "hidden": int(hidden),
+    }
+
+
+class ReinforceMoves(Algorithm):
+    """REINFORCE over improvement moves on ``Improve-v0`` chains (module docstring)."""
+
+    name = "reinforce-moves"
+    options = {
+        "chains": 8,
+        "horizon": 25,
+        "gamma": 0.9,
+        "lr": 0.05,
+        "hidden": 0,
+        "entropy": 0.01,
+        "patience": 60,
+        "kick": 4,
+        "init_samples": 16,
+        "seed_baselines": True,
+        "checkpoint": None,
+        "resume": None,
+    }
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        c = self.config
+        for k in ("chains", "horizon", "patience", "kick", "init_samples"):
+            check_option(k, c[k], "pos_int")
+        check_option("gamma", c["gamma"], "unit")
+        check_option("lr", c["lr"], "pos")
+        check_option("hidden", c["hidden"], "nonneg_int")
+        check_option("entropy", c["entropy"], "nonneg")
+        check_path_option("checkpoint", c["checkpoint"])
+        check_path_option("resume", c["resume"])
+        self.stats: dict[str, Any] = {}
+
+    def search(self, problem: Problem, ev: Evaluator, rng: np.random.Generator) -> None:
+        log = LearningLog(ev)
+        ok = False
+        try:
+            self._search(problem, ev, rng, log)
+            ok = True
+        except BudgetExhausted:
+            ok = True
+            raise
+        finally:
+            log.close(ok)
+
+    def _search(
+        self, problem: Problem, ev: Evaluator, rng: np.random.Generator, log: LearningLog
+    ) -> None:
+        c = self.config
+        K, T = int(c["chains"]), int(c["horizon"])
+        hidden = int(c["hidden"])
+        policy = SoftmaxPolicy(OBS_DIM, N_ACTIONS, hidden, rng)
+        adam = Adam(policy.params, float(c["lr"]))
+        layout = improve_layout(hidden)
+        if c["resume"] is not None:
+            st = load_checkpoint(c["resume"], layout)
+            for i, q in enumerate(policy.params):
+                q[...] = st[f"param{i}"]
+                adam.m[i][...] = st[f"adam_m{i}"]
+                adam.v[i][...] = st[f"adam_v{i}"]
+            adam.t = int(st["adam_t"])
+        ops = GenomeOps(problem)
+        init = initial_population(
+            problem, max(int(c["init_samples"]), K), rng, bool(c["seed_baselines"]), ops
+        )
+        f = ev.cached(init)
+        order = np.argsort(f, kind="stable")[:K]
+        chains = ImproveChains(
+            ops, ev.cached, reference_objective(problem), T, int(c["patience"]), int(c["kick"])
+        )
+        chains.reset(init[order], f[order])
+        gamma = float(c["gamma"])
+        self.stats = {"updates": 0, "steps": 0, "returns": []}
+        try:
+            while not ev.exhausted:
+                chains.t = 0  # the observation's progress counts steps within an update
+                xs, acts, rewards = [], [], []
+                mask = np.broadcast_to(chains.mask, (K, N_ACTIONS))
+                for _ in range(T):
+                    x = chains.observe().astype(np.float64)
+                    a = sample_actions(masked_softmax(policy.logits(x), mask), mask, rng)
+                    try:
+                        out = chains.step(a, rng)
+                    except BudgetExhausted:
+                        break
+                    xs.append(x)
+                    acts.append(a)
+                    rewards.append(out["reward"])
+                    if ev.exhausted:
+                        break
+                self.stats["steps"] += len(rewards)
+                if len(rewards) < 2:
+                    break
+                r = np.asarray(rewards)  # [steps, chains]
+                ret = np.zeros_like(r)
+                acc = np.zeros(K)
+                for t in range(len(r) - 1, -1, -1):
+                    acc = r[t] + gamma * acc
+                    ret[t] = acc
+                adv = (ret - ret.mean(axis=1, keepdims=True)) / (
+                    ret.std(axis=1, keepdims=True) + 1e-8
+                )
+                entropy = policy_gradient_step(
+                    policy,
+                    adam,
+                    np.concatenate(xs),
+                    np.broadcast_to(chains.mask, (r.size, N_ACTIONS)),
+                    np.concatenate(acts),
+                    adv.reshape(-1),
+                    K,
+                    float(c["entropy"]),
+                )
+                self.stats["updates"] += 1
+                self.stats["returns"] += list(ret[0])
+                log.record(list(chains.f), list(ret[0]), entropy)
+        finally:
+            if c["checkpoint"] is not None:
+                state = {f"param{i}": q for i, q in enumerate(policy.params)}
+                state.update({f"adam_m{i}": q for i, q in enumerate(adam.m)})
+                state.update({f"adam_v{i}": q for i, q in enumerate(adam.v)})
+                state["adam_t"] = np.array(adam.t)
+                save_checkpoint(c["checkpoint"], layout, state)
+            self.policy = policy
+
+    def extra_result(self) -> dict[str, Any]:
+        s = self.stats
+        if not s:
+            return {}
+        return {"updates": s["updates"], "steps": s["steps"]}
