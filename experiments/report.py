@@ -304,8 +304,40 @@ def benchmark_report(cfg: dict, problems: list[BenchmarkProblem], out: Path) -> 
     for b in problems:
         opt = f" (exact optimum {b.optimum:.6g})" if b.optimum else ""
         parts.append(f"## {b.name}{opt}\n\n{md_table(summarize(b.rows))}\n")
+        if b.baselines:
+            parts.append(_gain_table(b))
     write_csv(out / "summary.csv", [{"problem": b.name, **r} for b in problems for r in b.rows])
+    write_csv(
+        out / "baselines.csv",
+        [
+            {"problem": b.name, "baseline": k, "objective": v}
+            for b in problems
+            for k, v in b.baselines.items()
+        ],
+    )
     return _finish(out, "\n".join(parts))
+
+
+def _gain_table(b: BenchmarkProblem) -> str:
+    """Each agent's median against the problem's best baseline schedule: gain = 1 - median /
+    best baseline (positive: the agent's schedule is better)."""
+    name, best = min(b.baselines.items(), key=lambda kv: kv[1])
+    rows = []
+    for agent in dict.fromkeys(r["agent"] for r in b.rows):
+        vals = [r["best"] for r in b.rows if r["agent"] == agent]
+        med = float(np.median(vals))
+        rows.append(
+            {
+                "agent": agent,
+                "median": med,
+                "gain over best baseline": 1.0 - med / best,
+                "seeds better than it": f"{sum(v < best for v in vals)}/{len(vals)}",
+            }
+        )
+    return (
+        f"Best baseline schedule: {name} {best:.4g} (every baseline in baselines.csv)\n\n"
+        f"{md_table(rows)}\n"
+    )
 
 
 # --- kind: scaling ---------------------------------------------------------------------------

@@ -319,32 +319,32 @@ def _summary(cfg: dict, rows: list[dict], ert_rows: list[dict], refs: dict, fail
                 ref = "optimum" if tier == "tiny" else "bound"
                 parts.append(f"### tier {tier} ({len(insts)} instances, gap to {ref})\n")
                 parts.append(md_table(table) + "\n")
-    parts.append("## Per instance: median best per agent and track (largest budget)\n")
-    top = max(cfg["budgets"])
-    table = []
-    for n, ref in refs.items():
-        row: dict[str, Any] = {
-            "instance": n,
-            "objective": ref["objective"],
-            "best baseline": f"{ref['baseline']} {ref['baseline_value']:.4g}",
-            "reference": f"{ref['reference_kind']} {ref['reference']:.4g}",
-            "best known": ref["best_known"],
-        }
-        for track in cfg["tracks"]:
-            for a in cfg["agents"]:
-                sub = [
-                    r
-                    for r in rows
-                    if r["instance"] == n
-                    and r["track"] == track
-                    and r["agent"] == a
-                    and r["budget"] == top
-                ]
-                if sub:
-                    row[f"{a} {track[0]}"] = _median(sub, "best")
-        table.append(row)
-    parts.append("Columns `<agent> u` / `<agent> s`: unseeded / seeded track.\n")
-    parts.append(md_table(table) + "\n")
+    for budget in sorted(cfg["budgets"]):
+        parts.append(f"## Per instance, {budget} evaluations: median best per agent and track\n")
+        table = []
+        for n, ref in refs.items():
+            row: dict[str, Any] = {
+                "instance": n,
+                "objective": ref["objective"],
+                "best baseline": f"{ref['baseline']} {ref['baseline_value']:.4g}",
+                "reference": f"{ref['reference_kind']} {ref['reference']:.4g}",
+                "best known": ref["best_known"],
+            }
+            for track in cfg["tracks"]:
+                for a in cfg["agents"]:
+                    sub = [
+                        r
+                        for r in rows
+                        if r["instance"] == n
+                        and r["track"] == track
+                        and r["agent"] == a
+                        and r["budget"] == budget
+                    ]
+                    if sub:
+                        row[f"{a} {track[0]}"] = _median(sub, "best")
+            table.append(row)
+        parts.append("Columns `<agent> u` / `<agent> s`: unseeded / seeded track.\n")
+        parts.append(md_table(table) + "\n")
     if cfg["exclude"]:
         parts.append(
             "Excluded: "

@@ -21,6 +21,7 @@ the policy and its optimizer (a checkpoint of another layout: ``ValueError`` nam
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -43,6 +44,13 @@ from .rl import (
     policy_gradient_step,
     sample_actions,
     save_checkpoint,
+)
+
+#: the shipped policy's weights (``experiments/train_policy.py`` writes them)
+SHIPPED_POLICY = Path(__file__).with_name("moves_policy.npz")
+RETRAIN_COMMAND = (
+    "python -m experiments.train_policy experiments/configs/train-policy.yaml "
+    "--out search/moves_policy.npz"
 )
 
 
@@ -80,6 +88,7 @@ class ReinforceMoves(Algorithm):
         "kick": 4,
         "init_samples": 16,
         "seed_baselines": True,
+        "learn": True,
         "checkpoint": None,
         "resume": None,
     }
@@ -95,7 +104,24 @@ class ReinforceMoves(Algorithm):
         check_option("entropy", c["entropy"], "nonneg")
         check_path_option("checkpoint", c["checkpoint"])
         check_path_option("resume", c["resume"])
+        if not isinstance(c["learn"], bool):
+            raise ValueError(f"option 'learn' must be true or false, got {c['learn']!r}")
         self.stats: dict[str, Any] = {}
+
+    def _resume_path(self) -> Path | None:
+        """The checkpoint to start from: ``resume``, with ``"shipped"`` meaning the package's
+        trained weights (:data:`SHIPPED_POLICY`)."""
+        r = self.config["resume"]
+        if r is None:
+            return None
+        if r == "shipped":
+            if not SHIPPED_POLICY.is_file():
+                raise ValueError(
+                    f"the shipped policy {str(SHIPPED_POLICY)!r} is missing; retrain it: "
+                    f"{RETRAIN_COMMAND}"
+                )
+            return SHIPPED_POLICY
+        return Path(r)
 
     def search(self, problem: Problem, ev: Evaluator, rng: np.random.Generator) -> None:
         log = LearningLog(ev)
@@ -118,8 +144,9 @@ class ReinforceMoves(Algorithm):
         policy = SoftmaxPolicy(OBS_DIM, N_ACTIONS, hidden, rng)
         adam = Adam(policy.params, float(c["lr"]))
         layout = improve_layout(hidden)
-        if c["resume"] is not None:
-            st = load_checkpoint(c["resume"], layout)
+        resume = self._resume_path()
+        if resume is not None:
+            st = load_checkpoint(resume, layout)
             for i, q in enumerate(policy.params):
                 q[...] = st[f"param{i}"]
                 adam.m[i][...] = st[f"adam_m{i}"]
@@ -155,8 +182,12 @@ class ReinforceMoves(Algorithm):
                     if ev.exhausted:
                         break
                 self.stats["steps"] += len(rewards)
-                if len(rewards) < 2:
-                    break
+                if len(rewards) < 2 or not c["learn"]:
+                    if rewards:
+                        log.record(list(chains.f), [], float("nan"))
+                    if len(rewards) < 2:
+                        break
+                    continue
                 r = np.asarray(rewards)  # [steps, chains]
                 ret = np.zeros_like(r)
                 acc = np.zeros(K)
@@ -193,3 +224,12 @@ class ReinforceMoves(Algorithm):
         if not s:
             return {}
         return {"updates": s["updates"], "steps": s["steps"]}
+
+
+class ShippedPolicy(ReinforceMoves):
+    """``policy``: ``reinforce-moves`` starting from the shipped weights (``resume="shipped"``,
+    trained on generated problems by :mod:`experiments.train_policy`), fine-tuning them as it
+    searches; ``learn=False`` keeps them frozen (zero-shot)."""
+
+    name = "policy"
+    options = {**ReinforceMoves.options, "resume": "shipped"}

@@ -17,6 +17,7 @@ AGENTS: dict[str, str] = {
     "nsga2": "genetic:NSGA2",
     "reinforce": "rl:Reinforce",
     "reinforce-moves": "improve:ReinforceMoves",
+    "policy": "improve:ShippedPolicy",
     "ppo": "rl:MaskablePPOAgent",
     "exhaustive": "exact:Exhaustive",
     "pymoo-ga": "outside:PymooGA",

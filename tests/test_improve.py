@@ -203,3 +203,50 @@ def test_checkpoint_resumes_on_another_problem_and_refuses_another_layout(tiny_p
 def test_agent_bad_option(options):
     with pytest.raises(ValueError, match="option"):
         search.make_agent("reinforce-moves", **options)
+
+
+# --- the shipped policy and its training -----------------------------------------------------------
+def test_train_policy_writes_a_checkpoint_the_policy_agent_loads(tmp_path):
+    from experiments import train_policy
+
+    cfg = tmp_path / "t.yaml"
+    cfg.write_text(
+        "problems: 2\nevals_per_problem: 60\nmesh_sides: [2, 3]\nmodels: [resnet50, unet, gpt2, bert-base]\n"
+    )
+    out = tmp_path / "w.npz"
+    assert train_policy.main([str(cfg), "--out", str(out), "--log", str(tmp_path / "l.jsonl")]) == 0
+    recs = [json.loads(x) for x in (tmp_path / "l.jsonl").read_text().splitlines()]
+    assert len(recs) == 2 and all(r["log_improvement"] >= 0 for r in recs)
+    p = Problem(scenario("sc1"), mcm("het-sides", 2, 2))
+    a = run(p, "policy", Budget(evals=120), seed=1, resume=str(out), learn=False)
+    b = run(p, "policy", Budget(evals=120), seed=1, resume=str(out), learn=False)
+    assert a.n_evals == 120 and a.extra["updates"] == 0 and a.best_fitness == b.best_fitness
+
+
+def test_shipped_policy_loads_and_schedules():
+    p = Problem(scenario("sc2"), mcm("het-cross", 3, 3))
+    r = run(p, "policy", Budget(evals=100), seed=0)
+    assert r.n_evals == 100 and np.isfinite(r.best_fitness)
+
+
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        ("problems: 0\n", "problems"),
+        ("models: [resnet50, alexnet]\n", "models: unknown"),
+        ("patterns: [grid]\n", "patterns: unknown"),
+        ("mesh_sides: [3, 2]\n", "mesh_sides"),
+        ("objectives: [speed]\n", "objectives"),
+        ("colour: red\n", "colour"),
+    ],
+)
+def test_train_policy_bad_config(tmp_path, capsys, text, match):
+    from experiments import train_policy
+
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text(text)
+    out = tmp_path / "w.npz"
+    assert train_policy.main([str(cfg), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and str(cfg) in err and match in err
+    assert not out.exists()

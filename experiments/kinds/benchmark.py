@@ -4,11 +4,12 @@ the exact optimum where the problem is small enough to enumerate."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from costmodel import Schedule, simulate
 from search import Budget
+from search.suite import baseline_values
 
 from ..benchmark import benchmark
 from ..config import build_problem
@@ -19,11 +20,13 @@ from .common import search_runs
 @dataclass
 class BenchmarkProblem:
     """One problem's runs (:func:`experiments.benchmark.benchmark` rows, with the simulator's
-    latency of each run's best schedule) and its exact optimum if it was computed."""
+    latency of each run's best schedule), its exact optimum if it was computed, and the
+    objective of every SCAR baseline schedule (:func:`search.suite.baseline_values`)."""
 
     name: str
     rows: list[dict]
     optimum: float | None = None
+    baselines: dict[str, float] = field(default_factory=dict)
 
 
 def compute(cfg: dict, out: Path, ex=None) -> list[BenchmarkProblem]:
@@ -57,5 +60,5 @@ def compute(cfg: dict, out: Path, ex=None) -> list[BenchmarkProblem]:
             at = [k for k, _ in items].index("latency_s") + 1
             sim = simulate(problem, sched).latency_s
             rows[i] = dict(items[:at] + [("simulated_latency_s", sim)] + items[at:])
-        done.append(BenchmarkProblem(name, rows, optimum))
+        done.append(BenchmarkProblem(name, rows, optimum, baseline_values(problem)))
     return done
