@@ -306,6 +306,8 @@ def benchmark_report(cfg: dict, problems: list[BenchmarkProblem], out: Path) -> 
         parts.append(f"## {b.name}{opt}\n\n{md_table(summarize(b.rows))}\n")
         if b.baselines:
             parts.append(_gain_table(b))
+    if len(problems) > 1 and all(b.baselines for b in problems):
+        parts.append(_overview_table(problems))
     write_csv(out / "summary.csv", [{"problem": b.name, **r} for b in problems for r in b.rows])
     write_csv(
         out / "baselines.csv",
@@ -338,6 +340,21 @@ def _gain_table(b: BenchmarkProblem) -> str:
         f"Best baseline schedule: {name} {best:.4g} (every baseline in baselines.csv)\n\n"
         f"{md_table(rows)}\n"
     )
+
+
+def _overview_table(problems: list[BenchmarkProblem]) -> str:
+    """One row per problem: its best baseline, simba-ws where the mesh has it, and each agent's
+    median (the per-problem sections have the spreads)."""
+    rows = []
+    for b in problems:
+        name, best = min(b.baselines.items(), key=lambda kv: kv[1])
+        row: dict = {"problem": b.name, "best baseline": f"{name} {best:.4g}"}
+        if "simba-ws" in b.baselines:
+            row["simba-ws"] = b.baselines["simba-ws"]
+        for agent in dict.fromkeys(r["agent"] for r in b.rows):
+            row[agent] = float(np.median([r["best"] for r in b.rows if r["agent"] == agent]))
+        rows.append(row)
+    return "## All problems: median best per agent, and the baselines\n\n" + md_table(rows) + "\n"
 
 
 # --- kind: scaling ---------------------------------------------------------------------------
