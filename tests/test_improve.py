@@ -61,10 +61,10 @@ def test_rewards_sum_to_the_log_improvement_and_objectives_are_exact(tiny_proble
 
 
 def test_kick_after_patience_restarts_from_the_best(tiny_problem):
-    e = ImproveEnv(moves=GenomeOps, problem=tiny_problem, horizon=200, patience=3, kick=2)
+    e = ImproveEnv(moves=GenomeOps, problem=tiny_problem, horizon=40, patience=3, kick=2)
     e.reset(seed=0)
     kicks = 0
-    for _ in range(200):
+    for _ in range(40):
         *_, info = e.step(N_ACTIONS - 1)  # micro_batch x4: rarely improves
         kicks += info["kicked"]
     assert kicks > 0
