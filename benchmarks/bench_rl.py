@@ -1,6 +1,6 @@
 """Seconds per evaluation (one finished episode = one counted schedule) of the RL agents on one
 problem, through ``search.run`` as a search uses them: numpy REINFORCE (linear policy, flat
-observation), torch REINFORCE with the chiplet-attention policy, and MaskablePPO with sb3's MLP
+observation), REINFORCE over improvement moves (``reinforce-moves``, Improve-v0), torch REINFORCE with the chiplet-attention policy, and MaskablePPO with sb3's MLP
 policy and with the attention policy, both on lockstep environments with batched evaluation
 (issue 13: PPO's cost per evaluation within 5x of REINFORCE's). torch runs on ``--threads``.
 
@@ -13,15 +13,17 @@ import argparse
 import time
 
 from costmodel import Problem, mcm, scenario
-from search import Budget, run
+from search import Budget, agent_class, run
 
 AGENTS: dict[str, tuple[str, dict]] = {
     "reinforce-linear": ("reinforce", {}),
+    "reinforce-moves": ("reinforce-moves", {}),
     "reinforce-attention": (
         "reinforce",
         {"policy": "attention", "lr": 1e-3, "episodes_per_update": 16},
     ),
-    "ppo-mlp": ("ppo", {"n_envs": 8, "n_steps": 64, "batch_size": 256}),
+    "ppo-mlp": ("ppo", {}),  # defaults: 8 envs, 64 steps, batch 256
+    "ppo-mlp-4x128": ("ppo", {"n_envs": 4, "n_steps": 128, "batch_size": 128}),  # old defaults
     "ppo-attention": (
         "ppo",
         {"policy": "attention", "n_envs": 16, "n_steps": 32, "batch_size": 512, "n_epochs": 2},
@@ -48,7 +50,9 @@ def main() -> None:
     for label in args.agents:
         algo, opts = AGENTS[label]
         t0 = time.perf_counter()
-        r = run(p, algo, Budget(evals=args.evals), seed=0, threads=args.threads, **opts)
+        if "threads" in agent_class(algo).options:  # torch agents; numpy ones have no threads
+            opts = {"threads": args.threads, **opts}
+        r = run(p, algo, Budget(evals=args.evals), seed=0, **opts)
         dt = time.perf_counter() - t0
         per[label] = dt / r.n_evals
         print(

@@ -642,9 +642,9 @@ class MaskablePPOAgent(Algorithm):
 
     name = "ppo"
     options = {
-        "n_envs": 4,
-        "n_steps": 128,
-        "batch_size": 128,
+        "n_envs": 8,
+        "n_steps": 64,
+        "batch_size": 256,
         "n_epochs": 4,
         "learning_rate": 3e-4,
         "gamma": 1.0,

@@ -217,6 +217,10 @@ def test_train_policy_writes_a_checkpoint_the_policy_agent_loads(tmp_path):
     assert train_policy.main([str(cfg), "--out", str(out), "--log", str(tmp_path / "l.jsonl")]) == 0
     recs = [json.loads(x) for x in (tmp_path / "l.jsonl").read_text().splitlines()]
     assert len(recs) == 2 and all(r["log_improvement"] >= 0 for r in recs)
+    again = tmp_path / "w2.npz"
+    assert train_policy.main([str(cfg), "--out", str(again)]) == 0
+    with np.load(out) as x, np.load(again) as y:  # same config, same weights
+        assert x.files == y.files and all(np.array_equal(x[k], y[k]) for k in x.files)
     p = Problem(scenario("sc1"), mcm("het-sides", 2, 2))
     a = run(p, "policy", Budget(evals=120), seed=1, resume=str(out), learn=False)
     b = run(p, "policy", Budget(evals=120), seed=1, resume=str(out), learn=False)
