@@ -8,7 +8,7 @@ checkpoint back. A mix equal to a named scenario (sc1-sc10, seed, sc5x2, sc5x4) 
 the SCAR scenarios stay unseen. The result is an ``.npz`` checkpoint that ``search --algo policy``
 loads (default: the package's ``search/moves_policy.npz``).
 
-``python -m experiments.train_policy experiments/configs/train-policy.yaml [--out FILE]``
+``python -m experiments.train_policy experiments/configs/training/train-policy.yaml [--out FILE]``
 (the shipped weights: ``--out search/moves_policy.npz``). Prints one line per problem.
 Deterministic for a config (problem ``k`` and its run use seed ``seed + k``).
 """

@@ -49,7 +49,7 @@ from .rl import (
 #: the shipped policy's weights (``experiments/train_policy.py`` writes them)
 SHIPPED_POLICY = Path(__file__).with_name("moves_policy.npz")
 RETRAIN_COMMAND = (
-    "python -m experiments.train_policy experiments/configs/train-policy.yaml "
+    "python -m experiments.train_policy experiments/configs/training/train-policy.yaml "
     "--out search/moves_policy.npz"
 )
 

@@ -273,3 +273,10 @@ def test_train_policy_bad_config(tmp_path, capsys, text, match):
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and str(cfg) in err and match in err
     assert not out.exists()
+
+
+def test_committed_training_config_validates():
+    from experiments import train_policy
+
+    cfg = train_policy.load_config("experiments/configs/training/train-policy.yaml")
+    assert cfg.problems > 0 and "sc1" not in cfg.models
