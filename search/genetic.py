@@ -44,11 +44,23 @@ def baseline_genomes(problem) -> list[np.ndarray]:
 
 
 def initial_population(
-    problem, size: int, rng: np.random.Generator, seed_baselines: bool, ops: GenomeOps | None = None
+    problem,
+    size: int,
+    rng: np.random.Generator,
+    seed_baselines: bool,
+    ops: GenomeOps | None = None,
+    warm: np.ndarray | None = None,
 ) -> np.ndarray:
-    """``size`` first genomes: the baselines when ``seed_baselines`` (the seeded track), the
-    rest :meth:`GenomeOps.starts` (structure-aware random starts, never the baselines)."""
-    seeds = baseline_genomes(problem)[:size] if seed_baselines else []
+    """``size`` first genomes: ``warm`` (schedules another agent found, first), the baselines
+    when ``seed_baselines`` (the seeded track), the rest :meth:`GenomeOps.starts`
+    (structure-aware random starts, never the baselines)."""
+    seeds = (
+        []
+        if warm is None
+        else list(np.asarray(warm, dtype=np.int64).reshape(-1, problem.genome_length))
+    )
+    seeds += baseline_genomes(problem) if seed_baselines else []
+    seeds = seeds[:size]
     ops = ops if ops is not None else GenomeOps(problem)
     rand = ops.starts(size - len(seeds), rng)
     return np.concatenate(
@@ -126,6 +138,10 @@ class GA(Algorithm):
         "seed_baselines": True,
     }
 
+    #: genomes put first in the first population (:func:`initial_population`), set by a
+    #: composite agent (``policy-ga``); not an option, so it is not part of the run hash twice
+    warm_start: np.ndarray | None = None
+
     def search(self, problem, ev: Evaluator, rng: np.random.Generator) -> None:
         cfg = self.config
         P, E = int(cfg["population"]), int(cfg["elite"])
@@ -147,7 +163,7 @@ class GA(Algorithm):
         stats.register("min", np.min)
         stats.register("median", np.median)
         self.logbook = tools.Logbook()
-        pop = initial_population(problem, P, rng, bool(cfg["seed_baselines"]), ops)
+        pop = initial_population(problem, P, rng, bool(cfg["seed_baselines"]), ops, self.warm_start)
         fit = ev.cached(pop)
         gen = 0
         self.logbook.record(

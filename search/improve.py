@@ -31,7 +31,7 @@ from env.common import reference_objective
 from env.improve import N_ACTIONS, OBS_DIM, OBS_FEATURES, ImproveChains, ImproveEnv
 
 from .base import Algorithm, BudgetExhausted, Evaluator
-from .genetic import initial_population
+from .genetic import GA, initial_population
 from .operators import GenomeOps
 from .rl import (
     Adam,
@@ -217,7 +217,7 @@ class ReinforceMoves(Algorithm):
                 state.update({f"adam_v{i}": q for i, q in enumerate(adam.v)})
                 state["adam_t"] = np.array(adam.t)
                 save_checkpoint(c["checkpoint"], layout, state)
-            self.policy = policy
+            self.policy, self.chains = policy, chains
 
     def extra_result(self) -> dict[str, Any]:
         s = self.stats
@@ -233,3 +233,60 @@ class ShippedPolicy(ReinforceMoves):
 
     name = "policy"
     options = {**ReinforceMoves.options, "resume": "shipped"}
+
+
+class _Capped:
+    """``ev`` seen by one phase of a composite agent: exhausted once ``ev`` has counted ``cap``
+    evaluations (a call that starts below the cap may finish a batch past it; the run's own
+    budget is still enforced by ``ev``)."""
+
+    def __init__(self, ev: Evaluator, cap: int) -> None:
+        self._ev, self._cap = ev, cap
+
+    @property
+    def exhausted(self) -> bool:
+        return self._ev.exhausted or self._ev.n_evals >= self._cap
+
+    def cached(self, genomes: np.ndarray) -> np.ndarray:
+        if self.exhausted:
+            raise BudgetExhausted
+        return self._ev.cached(genomes)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._ev, name)
+
+
+class PolicyThenGA(Algorithm):
+    """``policy-ga``: the shipped policy, frozen, for the first ``policy_share`` of the budget
+    (evaluations), then the GA with the policy chains' best schedules first in its population
+    (issue 13: does seeding the GA with the policy's schedules reach the GA's result sooner?).
+    ``seed_baselines`` applies to both phases. The budget must be in evaluations."""
+
+    name = "policy-ga"
+    options = {"policy_share": 0.25, "seed_baselines": True}
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        check_option("policy_share", self.config["policy_share"], "open_unit")
+
+    def search(self, problem: Problem, ev: Evaluator, rng: np.random.Generator) -> None:
+        c = self.config
+        if ev.budget.evals is None:
+            raise ValueError("agent 'policy-ga' needs a budget in evaluations")
+        sb = bool(c["seed_baselines"])
+        cap = int(round(float(c["policy_share"]) * ev.budget.evals))
+        first = ShippedPolicy(learn=False, seed_baselines=sb)
+        if cap > 0:
+            try:
+                first.search(problem, _Capped(ev, cap), rng)  # type: ignore[arg-type]
+            except BudgetExhausted:
+                pass
+        ga = GA(seed_baselines=sb)
+        chains = getattr(first, "chains", None)
+        if chains is not None and hasattr(chains, "best"):
+            ga.warm_start = chains.best[np.argsort(chains.f_best, kind="stable")]
+        self.policy_evals = ev.n_evals
+        ga.search(problem, ev, rng)
+
+    def extra_result(self) -> dict[str, Any]:
+        return {"policy_evals": getattr(self, "policy_evals", None)}

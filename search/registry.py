@@ -18,6 +18,7 @@ AGENTS: dict[str, str] = {
     "reinforce": "rl:Reinforce",
     "reinforce-moves": "improve:ReinforceMoves",
     "policy": "improve:ShippedPolicy",
+    "policy-ga": "improve:PolicyThenGA",
     "ppo": "rl:MaskablePPOAgent",
     "exhaustive": "exact:Exhaustive",
     "pymoo-ga": "outside:PymooGA",

@@ -280,3 +280,30 @@ def test_committed_training_config_validates():
 
     cfg = train_policy.load_config("experiments/configs/training/train-policy.yaml")
     assert cfg.problems > 0 and "sc1" not in cfg.models
+
+
+def test_policy_ga_spends_its_share_then_seeds_the_ga(tiny_problem, monkeypatch):
+    from search import genetic
+
+    seen = {}
+    real = genetic.initial_population
+
+    def spy(problem, size, rng, seed_baselines, ops=None, warm=None):
+        seen["warm"] = None if warm is None else np.array(warm)
+        pop = real(problem, size, rng, seed_baselines, ops, warm)
+        seen["pop"] = pop
+        return pop
+
+    monkeypatch.setattr(genetic, "initial_population", spy)
+    a = run(tiny_problem, "policy-ga", Budget(evals=400), seed=3, seed_baselines=False)
+    assert a.n_evals == 400 and 100 <= a.extra["policy_evals"] < 110
+    assert seen["warm"] is not None and np.array_equal(
+        seen["pop"][: len(seen["warm"])], seen["warm"]
+    )
+    monkeypatch.undo()
+    b = run(tiny_problem, "policy-ga", Budget(evals=400), seed=3, seed_baselines=False)
+    assert b.best_fitness == a.best_fitness
+    with pytest.raises(ValueError, match="policy_share"):
+        search.make_agent("policy-ga", policy_share=1.0)
+    with pytest.raises(ValueError, match="budget in evaluations"):
+        run(tiny_problem, "policy-ga", Budget(seconds=1.0), seed=0)
