@@ -176,6 +176,25 @@ def executor_from_args(a: argparse.Namespace):
     return make_executor(a.executor, a.scheduler, a.workers)
 
 
+def agent_options_from_args(pairs: list[str]) -> dict:
+    """``--option KEY=VALUE`` pairs as a dict, each value read as YAML (``false``, ``0.1``,
+    ``shipped``); a pair without ``=`` or a repeated key is a usage error."""
+    import yaml
+
+    out: dict = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--option needs KEY=VALUE, got {pair!r}")
+        if key.strip() in out:
+            raise UsageError(f"--option {key.strip()!r} given twice")
+        try:
+            out[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            raise UsageError(f"--option {key.strip()}: cannot read {value!r}") from None
+    return out
+
+
 def cmd_search(a: argparse.Namespace) -> int:
     from contextlib import nullcontext
 
@@ -183,12 +202,14 @@ def cmd_search(a: argparse.Namespace) -> int:
     from search import agent_class, run
 
     problem = problem_from_args(a)
-    agent_class(a.algo)  # an unknown agent fails before the folder is made
+    options = agent_options_from_args(a.option)
+    agent_class(a.algo)(**options)  # an unknown agent or option fails before the folder is made
     budget = budget_from_args(a)
     with folder_lock(a.out) if a.out else nullcontext(), executor_from_args(a) as ex:
-        r = run(problem, a.algo, budget, seed=a.seed, log_dir=a.out, executor=ex)
+        r = run(problem, a.algo, budget, seed=a.seed, log_dir=a.out, executor=ex, **options)
     out = {
         "algorithm": a.algo,
+        "problem": f"{problem.workload.name or 'workload'} on {problem.mcm.name}",
         "seed": a.seed,
         "objective": a.objective,
         "best_objective": r.best_fitness,
@@ -494,6 +515,14 @@ def build_parser() -> argparse.ArgumentParser:
     add_problem_args(s)
     add_search_args(s)
     s.add_argument("--algo", default="ga", help="agent name (see `chiplet-sched list`)")
+    s.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an agent option, e.g. --option learn=false --option seed_baselines=false "
+        "(VALUE read as YAML; repeatable)",
+    )
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--out", default=None, help="folder for history.jsonl and result.json")
     s.add_argument("--json", action="store_true", help="print one JSON object")

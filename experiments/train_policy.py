@@ -8,8 +8,9 @@ checkpoint back. A mix equal to a named scenario (sc1-sc10, seed, sc5x2, sc5x4) 
 the SCAR scenarios stay unseen. The result is an ``.npz`` checkpoint that ``search --algo policy``
 loads (default: the package's ``search/moves_policy.npz``).
 
-``python -m experiments.train_policy experiments/configs/training/train-policy.yaml [--out FILE]``
-(the shipped weights: ``--out search/moves_policy.npz``). Prints one line per problem.
+``python -m experiments.train_policy experiments/configs/training/train-policy.yaml --out FILE
+[--log FILE.jsonl]`` (``--out search/moves_policy.npz`` replaces the shipped weights, so it is
+never a default). Prints one line per problem.
 Deterministic for a config (problem ``k`` and its run use seed ``seed + k``).
 """
 
@@ -154,7 +155,11 @@ def train(cfg: TrainPolicyConfig, out: Path, log=print) -> list[dict[str, Any]]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m experiments.train_policy", description=__doc__)
     ap.add_argument("config")
-    ap.add_argument("--out", default="search/moves_policy.npz")
+    ap.add_argument(
+        "--out",
+        required=True,
+        help="the checkpoint to write (search/moves_policy.npz replaces the shipped policy)",
+    )
     ap.add_argument("--log", default=None, help="also write the per-problem records (JSONL)")
     a = ap.parse_args(argv)
     try:

@@ -257,3 +257,32 @@ def test_noc_latency_is_charged_with_unconstrained_bandwidth(tmp_path, capsys):
     assert cycles == {0: 128 * 64, 5: (128 * 64 - 1) * 5 + 6}
     assert main(["cost", "--noc-latency", "-1"]) == 2
     assert "noc_latency" in capsys.readouterr().err
+
+
+def test_search_agent_options(tmp_path, capsys):
+    """--option KEY=VALUE reaches the agent (values read as YAML); the output names the problem."""
+    args = ["search", "--scenario", "sc1", "--algo", "policy", "--evals", "60", "--json"]
+    assert main([*args, "--option", "learn=false", "--option", "seed_baselines=false"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["evals"] == 60 and out["problem"] == "sc1 on het-sides-2x2"
+    assert main([*args, "--option", "learn=false", "--out", str(tmp_path / "r")]) == 0
+    capsys.readouterr()
+    saved = json.loads((tmp_path / "r" / "result.json").read_text())
+    assert saved["config"]["learn"] is False
+
+
+@pytest.mark.parametrize(
+    "option, message",
+    [
+        ("learn", "--option needs KEY=VALUE"),
+        ("colour=red", "does not take option 'colour'"),
+        ("learn=3", "option 'learn' must be true or false"),
+    ],
+)
+def test_search_bad_agent_option(tmp_path, capsys, option, message):
+    out = tmp_path / "never"
+    rc = main(
+        ["search", "--scenario", "sc1", "--algo", "policy", "--option", option, "--out", str(out)]
+    )
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and message in err and err.count("\n") == 0 and not out.exists()
