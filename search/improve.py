@@ -42,8 +42,10 @@ from .rl import (
     load_checkpoint,
     masked_softmax,
     policy_gradient_step,
+    policy_state,
     sample_actions,
     save_checkpoint,
+    set_policy_state,
 )
 
 #: the shipped policy's weights (``experiments/train_policy.py`` writes them)
@@ -124,16 +126,8 @@ class ReinforceMoves(Algorithm):
         return Path(r)
 
     def search(self, problem: Problem, ev: Evaluator, rng: np.random.Generator) -> None:
-        log = LearningLog(ev)
-        ok = False
-        try:
+        with LearningLog(ev) as log:
             self._search(problem, ev, rng, log)
-            ok = True
-        except BudgetExhausted:
-            ok = True
-            raise
-        finally:
-            log.close(ok)
 
     def _search(
         self, problem: Problem, ev: Evaluator, rng: np.random.Generator, log: LearningLog
@@ -146,12 +140,7 @@ class ReinforceMoves(Algorithm):
         layout = improve_layout(hidden)
         resume = self._resume_path()
         if resume is not None:
-            st = load_checkpoint(resume, layout)
-            for i, q in enumerate(policy.params):
-                q[...] = st[f"param{i}"]
-                adam.m[i][...] = st[f"adam_m{i}"]
-                adam.v[i][...] = st[f"adam_v{i}"]
-            adam.t = int(st["adam_t"])
+            set_policy_state(load_checkpoint(resume, layout), policy, adam)
         ops = GenomeOps(problem)
         init = initial_population(
             problem, max(int(c["init_samples"]), K), rng, bool(c["seed_baselines"]), ops
@@ -212,11 +201,7 @@ class ReinforceMoves(Algorithm):
                 log.record(list(chains.f), list(ret[0]), entropy)
         finally:
             if c["checkpoint"] is not None:
-                state = {f"param{i}": q for i, q in enumerate(policy.params)}
-                state.update({f"adam_m{i}": q for i, q in enumerate(adam.m)})
-                state.update({f"adam_v{i}": q for i, q in enumerate(adam.v)})
-                state["adam_t"] = np.array(adam.t)
-                save_checkpoint(c["checkpoint"], layout, state)
+                save_checkpoint(c["checkpoint"], layout, policy_state(policy, adam))
             self.policy, self.chains = policy, chains
 
     def extra_result(self) -> dict[str, Any]:

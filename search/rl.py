@@ -117,6 +117,13 @@ class LearningLog:
         if f is not None:
             f.commit() if ok else f.discard()
 
+    def __enter__(self) -> LearningLog:
+        return self
+
+    def __exit__(self, kind, value, tb) -> None:
+        """Keep the log when the search ended normally or by its budget; discard it otherwise."""
+        self.close(kind is None or issubclass(kind, BudgetExhausted))
+
 
 #: what a checkpoint's policy was built for; a resume checks every entry
 def checkpoint_layout(env: Any, agent: str, policy: str, **net: Any) -> dict[str, Any]:
@@ -277,6 +284,24 @@ class Adam:
             p += self.lr * (m / c1) / (np.sqrt(v / c2) + self.eps)
 
 
+def policy_state(policy: SoftmaxPolicy, adam: Adam) -> dict[str, np.ndarray]:
+    """The numpy policy's weights and its optimizer's moments as checkpoint arrays."""
+    state = {f"param{i}": q for i, q in enumerate(policy.params)}
+    state.update({f"adam_m{i}": q for i, q in enumerate(adam.m)})
+    state.update({f"adam_v{i}": q for i, q in enumerate(adam.v)})
+    state["adam_t"] = np.array(adam.t)
+    return state
+
+
+def set_policy_state(state: dict[str, Any], policy: SoftmaxPolicy, adam: Adam) -> None:
+    """Load :func:`policy_state` arrays into ``policy`` and ``adam`` (in place)."""
+    for i, q in enumerate(policy.params):
+        q[...] = state[f"param{i}"]
+        adam.m[i][...] = state[f"adam_m{i}"]
+        adam.v[i][...] = state[f"adam_v{i}"]
+    adam.t = int(state["adam_t"])
+
+
 def sample_actions(p: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """One action per row of the probabilities ``p [n, A]`` (one uniform draw per row, inverse
     CDF); a rounding edge that lands on a masked action takes the row's likeliest valid one."""
@@ -379,19 +404,11 @@ class Reinforce(Algorithm):
         self.stats: dict[str, Any] = {}
 
     def search(self, problem: Problem, ev: Evaluator, rng: np.random.Generator) -> None:
-        log = LearningLog(ev)
-        ok = False
-        try:
+        with LearningLog(ev) as log:
             if self.config["policy"] == "attention":
                 self._search_torch(problem, ev, rng, log)
             else:
                 self._search_numpy(problem, ev, rng, log)
-            ok = True
-        except BudgetExhausted:
-            ok = True
-            raise
-        finally:
-            log.close(ok)
 
     def _baseline(
         self, r: np.ndarray, mean: float | None, var: float
@@ -420,11 +437,7 @@ class Reinforce(Algorithm):
         var = 0.0
         if c["resume"] is not None:
             st = load_checkpoint(c["resume"], layout)
-            for i, q in enumerate(policy.params):
-                q[...] = st[f"param{i}"]
-                adam.m[i][...] = st[f"adam_m{i}"]
-                adam.v[i][...] = st[f"adam_v{i}"]
-            adam.t = int(st["adam_t"])
+            set_policy_state(st, policy, adam)
             b = st["baseline"]
             mean, var = (None, 0.0) if np.isnan(b[0]) else (float(b[0]), float(b[1]))
         self.stats = {"updates": 0, "episodes": 0, "steps": 0, "returns": []}
@@ -468,10 +481,7 @@ class Reinforce(Algorithm):
                 log.record(objectives, returns, entropy)
         finally:
             if c["checkpoint"] is not None:
-                state = {f"param{i}": q for i, q in enumerate(policy.params)}
-                state.update({f"adam_m{i}": q for i, q in enumerate(adam.m)})
-                state.update({f"adam_v{i}": q for i, q in enumerate(adam.v)})
-                state["adam_t"] = np.array(adam.t)
+                state = policy_state(policy, adam)
                 state["baseline"] = np.array([np.nan if mean is None else mean, var])
                 save_checkpoint(c["checkpoint"], layout, state)
 
