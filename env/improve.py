@@ -26,15 +26,17 @@ on the mesh or the number of models, so one policy applies to any problem.
 
 Dynamics and reward: a candidate is kept when its objective is no worse (plateau moves are
 taken); the reward is ``log(f_before / f_after)`` for a strict improvement, else 0, so an
-episode's return is the log of the objective's improvement. After ``patience`` steps without an
-improvement the schedule is kicked: the episode's best schedule changed by ``kick`` random
-moves (evaluated, reward 0). Episodes are truncated after ``horizon`` steps. ``info`` holds
+episode without kicks returns the log of the objective's improvement. After ``patience`` steps
+without an improvement the schedule is kicked: the episode's best schedule changed by ``kick``
+random moves (evaluated, reward 0; kept as the best if it is better). A kick usually raises the
+objective, and climbing back is rewarded again: with kicks the return counts improvement steps,
+not net progress. Episodes are truncated after ``horizon`` steps. ``info`` holds
 ``objective`` (current), ``best``, ``kept``, ``improved``, ``move``, ``n_moves`` and ``kicked``.
 
 Counting: every candidate and every kick is one evaluation of ``fitness`` (default: the
 problem's objective by ``Problem.fitness``; a search passes its counting evaluator).
-:class:`ImproveChains` runs ``n`` such chains in lockstep, one batch evaluation per step; the
-environment is its ``n = 1`` case.
+:class:`ImproveChains` runs ``n`` such chains in lockstep, one batch evaluation per step (a
+second one for the kicked chains on a step with kicks); the environment is its ``n = 1`` case.
 """
 
 from __future__ import annotations
@@ -56,6 +58,9 @@ STRENGTHS = (1, 2, 4)
 N_ACTIONS = len(MOVE_NAMES) * len(STRENGTHS)
 #: decay of the per-kind running statistics in the observation
 DECAY = 0.9
+#: divisors of the two log-objective features and factor of the gain feature (a checkpoint
+#: records them: weights learned under other scales are refused)
+OBS_SCALES = (5.0, 10.0, 10.0)
 OBS_FEATURES: tuple[str, ...] = (
     "log_current_over_best",
     "log_best_over_reference",
@@ -105,8 +110,8 @@ def _positive(f: np.ndarray) -> np.ndarray:
 
 class ImproveChains:
     """``n`` improvement chains stepped in lockstep: the dynamics, observation and reward of
-    ``Improve-v0`` for all of them with one batch evaluation per step (a search runs many chains;
-    :class:`ImproveEnv` runs one)."""
+    ``Improve-v0`` for all of them with one batch evaluation per step, two with kicks (a search
+    runs many chains; :class:`ImproveEnv` runs one)."""
 
     def __init__(
         self,
@@ -134,6 +139,8 @@ class ImproveChains:
         """Start a chain from each row of ``genomes`` (with their objectives)."""
         self.cur = np.array(genomes, dtype=np.int64, ndmin=2, copy=True)
         self.f = _positive(objectives).copy()
+        if not np.all(np.isfinite(self.f)):
+            raise ValueError("every starting schedule needs a finite objective (was it evaluated?)")
         n, K = len(self.cur), len(MOVE_NAMES)
         self.best, self.f_best = self.cur.copy(), self.f.copy()
         self.t = 0
@@ -156,8 +163,8 @@ class ImproveChains:
         last[np.flatnonzero(has), self.last[has]] = 1.0
         head = np.stack(
             [
-                np.clip(np.log(self.f / self.f_best) / 5.0, 0.0, 1.0),
-                np.clip(np.log(self.f_best / self.reference) / 10.0, -1.0, 1.0),
+                np.clip(np.log(self.f / self.f_best) / OBS_SCALES[0], 0.0, 1.0),
+                np.clip(np.log(self.f_best / self.reference) / OBS_SCALES[1], -1.0, 1.0),
                 np.full(n, min(self.t / self.horizon, 1.0)),
                 np.minimum(self.stale / self.patience, 1.0),
                 self.kept.astype(float),
@@ -165,7 +172,7 @@ class ImproveChains:
             ],
             axis=1,
         )
-        gain = np.clip(self.gain * 10.0, 0.0, 1.0)
+        gain = np.clip(self.gain * OBS_SCALES[2], 0.0, 1.0)
         return np.concatenate([head, self.success, gain, last], axis=1).astype(np.float32)
 
     def step(self, actions: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -203,6 +210,8 @@ class ImproveChains:
             done = np.isfinite(fk)
             _positive(fk[done])
             self.cur[k[done]], self.f[k[done]] = fresh[done], fk[done]
+            lucky = done & (fk < self.f_best[k])  # a kick can land below the best: keep it
+            self.best[k[lucky]], self.f_best[k[lucky]] = fresh[lucky], fk[lucky]
             self.stale[k] = 0
         self.t += 1
         self.last, self.kept, self.improved = a, kept, improved
@@ -290,7 +299,13 @@ class ImproveEnv(gym.Env):
         super().reset(seed=seed)
         options = options or {}
         if "genome" in options:
-            g = self.problem.repair(np.array(options["genome"], dtype=np.int64, ndmin=2))
+            g = np.array(options["genome"], dtype=np.int64, ndmin=2)
+            if g.shape != (1, self.problem.genome_length):
+                raise ValueError(
+                    f"reset option 'genome' must hold {self.problem.genome_length} genes "
+                    f"(this problem's genome length), got shape {g.shape}"
+                )
+            g = self.problem.repair(g)
         else:
             g = self._start()
         self.chains.reset(g, self.chains.fitness(g))

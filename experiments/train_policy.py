@@ -11,7 +11,9 @@ loads (default: the package's ``search/moves_policy.npz``).
 ``python -m experiments.train_policy experiments/configs/training/train-policy.yaml --out FILE
 [--log FILE.jsonl]`` (``--out search/moves_policy.npz`` replaces the shipped weights, so it is
 never a default). Prints one line per problem.
-Deterministic for a config (problem ``k`` and its run use seed ``seed + k``).
+Deterministic for a config (the problems come from one generator seeded with ``seed``; the run
+on problem ``k`` uses seed ``seed + k``). The checkpoint at ``--out`` is rewritten (atomically)
+after every problem, so an interrupted training keeps what it learned so far.
 """
 
 from __future__ import annotations
@@ -67,9 +69,20 @@ class TrainPolicyConfig(BaseModel):
         lo, hi = self.models_per_mix
         if not 1 <= lo <= hi <= 8:
             raise ValueError(f"models_per_mix: need 1 <= low <= high <= 8, got {lo}, {hi}")
+        if self.models_per_mix[1] > len(self.models):
+            raise ValueError(
+                f"models_per_mix: a mix of {self.models_per_mix[1]} models needs as many "
+                f"models, got {len(self.models)}"
+            )
         lo, hi = self.mesh_sides
         if not 1 <= lo <= hi <= 16:
             raise ValueError(f"mesh_sides: need 1 <= low <= high <= 16, got {lo}, {hi}")
+        reserved = {"seed_baselines", "checkpoint", "resume"} & set(self.agent_options)
+        if reserved:
+            raise ValueError(f"agent_options: {sorted(reserved)} are set by the training itself")
+        from search import make_agent
+
+        make_agent("reinforce-moves", **self.agent_options)  # unknown or bad options: ValueError
 
 
 def load_config(path: str | Path) -> TrainPolicyConfig:
@@ -111,8 +124,8 @@ def draw_problem(cfg: TrainPolicyConfig, rng: np.random.Generator) -> tuple[Prob
 
 
 def train(cfg: TrainPolicyConfig, out: Path, log=print) -> list[dict[str, Any]]:
-    """Train through ``cfg.problems`` problems, the checkpoint at ``out`` carried from one to the
-    next (written atomically after each). Returns one record per problem."""
+    """Train through ``cfg.problems`` problems, the checkpoint carried from one to the next and
+    copied to ``out`` (atomically) after each. Returns one record per problem."""
     rng = np.random.default_rng(cfg.seed)
     records = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -146,9 +159,9 @@ def train(cfg: TrainPolicyConfig, out: Path, log=print) -> list[dict[str, Any]]:
                 f"[{k + 1}/{cfg.problems}] {desc} ({'seeded' if seeded else 'unseeded'}): "
                 f"log improvement {rec['log_improvement']:.3f} in {rec['seconds']} s"
             )
-        out.parent.mkdir(parents=True, exist_ok=True)
-        with AtomicFile(out, "wb") as f:
-            f.write(ck.read_bytes())
+            out.parent.mkdir(parents=True, exist_ok=True)
+            with AtomicFile(out, "wb") as f:
+                f.write(ck.read_bytes())
     return records
 
 

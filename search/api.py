@@ -115,18 +115,21 @@ RESULT_FORMAT = 2
 
 def run_hash(problem: Problem, agent: Algorithm, budget: Budget, seed: int) -> str:
     """Hash of a run's resolved config: the problem (:func:`costmodel.spec.describe_problem`),
-    the agent with all its options (defaults included), the budget and the seed. Two runs with
+    the agent with all its options (defaults included) and :meth:`Algorithm.hash_inputs` (e.g.
+    the digest of weights it loads), the budget and the seed. Two runs with
     the same hash compute the same thing; a finished run is reused only under its own hash."""
-    return fingerprint(
-        {
-            "format": RESULT_FORMAT,
-            "problem": problem_fingerprint(problem),
-            "agent": agent.name,
-            "options": _jsonable(agent.config),
-            "budget": {"evals": budget.evals, "seconds": budget.seconds},
-            "seed": int(seed),
-        }
-    )
+    payload = {
+        "format": RESULT_FORMAT,
+        "problem": problem_fingerprint(problem),
+        "agent": agent.name,
+        "options": _jsonable(agent.config),
+        "budget": {"evals": budget.evals, "seconds": budget.seconds},
+        "seed": int(seed),
+    }
+    inputs = agent.hash_inputs()
+    if inputs:  # absent otherwise, so other agents' hashes are what they were
+        payload["inputs"] = _jsonable(inputs)
+    return fingerprint(payload)
 
 
 def _jsonable(x):

@@ -228,3 +228,8 @@ class Algorithm:
     def extra_result(self) -> dict[str, Any]:
         """Anything agent-specific to put in :attr:`SearchResult.extra` (e.g. a Pareto front)."""
         return {}
+
+    def hash_inputs(self) -> dict[str, Any]:
+        """What the run depends on besides its options (e.g. a weights file's digest), for
+        :func:`search.api.run_hash`; nothing by default."""
+        return {}

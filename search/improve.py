@@ -28,7 +28,16 @@ import numpy as np
 
 from costmodel import Problem
 from env.common import reference_objective
-from env.improve import N_ACTIONS, OBS_DIM, OBS_FEATURES, ImproveChains, ImproveEnv
+from env.improve import (
+    DECAY,
+    N_ACTIONS,
+    OBS_DIM,
+    OBS_FEATURES,
+    OBS_SCALES,
+    STRENGTHS,
+    ImproveChains,
+    ImproveEnv,
+)
 
 from .base import Algorithm, BudgetExhausted, Evaluator
 from .genetic import GA, initial_population
@@ -56,6 +65,15 @@ RETRAIN_COMMAND = (
 )
 
 
+def _digest(path: Path) -> str:
+    import hashlib
+
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as err:
+        raise ValueError(f"option 'resume': cannot read {str(path)!r} ({err})") from None
+
+
 def make_improve_env(**kwargs: Any) -> ImproveEnv:
     """``Improve-v0`` with this package's moves (:class:`search.operators.GenomeOps`); the entry
     point ``gymnasium.make("chiplet_sched/Improve-v0", ...)`` uses."""
@@ -70,6 +88,9 @@ def improve_layout(hidden: int) -> dict[str, Any]:
         "obs": "improve",
         "obs_dim": OBS_DIM,
         "obs_features": list(OBS_FEATURES),
+        "obs_scales": list(OBS_SCALES),
+        "decay": DECAY,
+        "strengths": list(STRENGTHS),
         "n_actions": N_ACTIONS,
         "hidden": int(hidden),
     }
@@ -100,6 +121,9 @@ class ReinforceMoves(Algorithm):
         c = self.config
         for k in ("chains", "horizon", "patience", "kick", "init_samples"):
             check_option(k, c[k], "pos_int")
+        for k in ("chains", "horizon"):  # the advantage compares chains and steps: one is none
+            if c[k] < 2:
+                raise ValueError(f"option {k!r} must be at least 2, got {c[k]!r}")
         check_option("gamma", c["gamma"], "unit")
         check_option("lr", c["lr"], "pos")
         check_option("hidden", c["hidden"], "nonneg_int")
@@ -109,6 +133,12 @@ class ReinforceMoves(Algorithm):
         if not isinstance(c["learn"], bool):
             raise ValueError(f"option 'learn' must be true or false, got {c['learn']!r}")
         self.stats: dict[str, Any] = {}
+
+    def hash_inputs(self) -> dict[str, Any]:
+        """The resumed checkpoint's digest: retrained weights under the same path are another
+        computation (:func:`search.api.run_hash`)."""
+        path = self._resume_path()
+        return {} if path is None else {"resume_sha256": _digest(path)}
 
     def _resume_path(self) -> Path | None:
         """The checkpoint to start from: ``resume``, with ``"shipped"`` meaning the package's
@@ -253,6 +283,9 @@ class PolicyThenGA(Algorithm):
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
         check_option("policy_share", self.config["policy_share"], "open_unit")
+
+    def hash_inputs(self) -> dict[str, Any]:
+        return ShippedPolicy().hash_inputs()
 
     def search(self, problem: Problem, ev: Evaluator, rng: np.random.Generator) -> None:
         c = self.config
