@@ -176,8 +176,10 @@ def test_locked_folder_refuses_a_second_run(tmp_path, capsys):
 
 
 def test_ctrl_c_keeps_finished_runs(tmp_path):
-    text = CONFIG.replace("seeds: [0, 1]", f"seeds: {list(range(40))}")
-    cfg, out = _config(tmp_path, 400, text), tmp_path / "r"
+    # far more work than the signal's latency (it once finished 80 short runs before SIGINT
+    # landed on an idle machine): the test still stops it after the first finished run
+    text = CONFIG.replace("seeds: [0, 1]", f"seeds: {list(range(400))}")
+    cfg, out = _config(tmp_path, 2000, text), tmp_path / "r"
     proc = subprocess.Popen(
         [sys.executable, "-m", "experiments.cli", "run", str(cfg), "--out", str(out)],
         cwd=REPO,
@@ -192,10 +194,11 @@ def test_ctrl_c_keeps_finished_runs(tmp_path):
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130 and _one_line(err) and "interrupted" in err
     done = list(out.glob("*/seed*/result.json"))
-    assert 1 <= len(done) < 80
+    assert 1 <= len(done) < 800
     for f in done:  # every result kept is whole and has its whole history beside it
-        assert json.loads(f.read_text())["evals"] == 400
-        assert json.loads((f.parent / "history.jsonl").read_text().splitlines()[-1])["evals"] == 400
+        assert json.loads(f.read_text())["evals"] == 2000
+        last = json.loads((f.parent / "history.jsonl").read_text().splitlines()[-1])
+        assert last["evals"] == 2000
     assert not _tmp_files(out)
     assert not os.path.exists(out / "summary.md")
 
