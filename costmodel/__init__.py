@@ -53,6 +53,7 @@ __all__ += [
 
 from .baselines import (  # noqa: E402
     BASELINES,
+    baseline_genomes,
     baseline_names,
     baseline_schedule,
     sequential,
@@ -64,6 +65,7 @@ from .simulate import simulate  # noqa: E402
 __all__ += [
     "BASELINES",
     "baseline_names",
+    "baseline_genomes",
     "baseline_schedule",
     "sequential",
     "simba",

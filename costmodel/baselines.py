@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
@@ -124,3 +124,19 @@ def baseline_schedule(problem, name: str) -> Schedule:
         raise ValueError(f"unknown baseline {name!r}; choices: {', '.join(baseline_names())}")
     kind, _, df = name.partition("-")
     return BASELINES[kind](problem, df) if df else BASELINES[kind](problem)
+
+
+def baseline_genomes(problem, names: Iterable[str] | None = None) -> dict[str, np.ndarray]:
+    """Genome of each baseline in ``names`` (default: every baseline for the dataflows on the
+    problem's MCM, in :func:`baseline_names` order) that can be built and encoded on
+    ``problem``; a baseline that cannot (``ValueError``, e.g. sequential with fewer windows than
+    models) is left out."""
+    if names is None:
+        names = baseline_names(tuple(sorted({c.dataflow for c in problem.mcm.classes})))
+    out = {}
+    for name in names:
+        try:
+            out[name] = problem.encode(baseline_schedule(problem, name))
+        except ValueError:
+            continue
+    return out

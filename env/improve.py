@@ -47,7 +47,7 @@ from typing import Any, Protocol
 import gymnasium as gym
 import numpy as np
 
-from costmodel import Problem
+from costmodel import Problem, baseline_genomes
 
 from .common import build_problem, reference_objective
 
@@ -284,15 +284,7 @@ class ImproveEnv(gym.Env):
         p = self.problem
         if self.start == "random":
             return self.chains.moves.starts(1, self.np_random)
-        from costmodel import baseline_names, baseline_schedule
-
-        genomes = []
-        for name in baseline_names(tuple(sorted({c.dataflow for c in p.mcm.classes}))):
-            try:
-                genomes.append(p.encode(baseline_schedule(p, name)))
-            except ValueError:
-                continue
-        g = np.array(genomes, dtype=np.int64)
+        g = np.array(list(baseline_genomes(p).values()), dtype=np.int64)
         return g[[int(np.argmin(self.chains.fitness(g)))]]
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):

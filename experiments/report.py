@@ -323,10 +323,9 @@ def benchmark_report(cfg: dict, problems: list[BenchmarkProblem], out: Path) -> 
 def _gain_table(b: BenchmarkProblem) -> str:
     """Each agent's median against the problem's best baseline schedule: gain = 1 - median /
     best baseline (positive: the agent's schedule is better)."""
-    name, best = min(b.baselines.items(), key=lambda kv: kv[1])
+    name, best = b.best_baseline
     rows = []
-    for agent in dict.fromkeys(r["agent"] for r in b.rows):
-        vals = [r["best"] for r in b.rows if r["agent"] == agent]
+    for agent, vals in b.bests_by_agent().items():
         med = float(np.median(vals))
         rows.append(
             {
@@ -347,12 +346,12 @@ def _overview_table(problems: list[BenchmarkProblem]) -> str:
     median (the per-problem sections have the spreads)."""
     rows = []
     for b in problems:
-        name, best = min(b.baselines.items(), key=lambda kv: kv[1])
+        name, best = b.best_baseline
         row: dict = {"problem": b.name, "best baseline": f"{name} {best:.4g}"}
         if "simba-ws" in b.baselines:
             row["simba-ws"] = b.baselines["simba-ws"]
-        for agent in dict.fromkeys(r["agent"] for r in b.rows):
-            row[agent] = float(np.median([r["best"] for r in b.rows if r["agent"] == agent]))
+        for agent, vals in b.bests_by_agent().items():
+            row[agent] = float(np.median(vals))
         rows.append(row)
     return "## All problems: median best per agent, and the baselines\n\n" + md_table(rows) + "\n"
 

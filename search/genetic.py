@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 from deap import base, tools
 
-from costmodel import BASELINES
+from costmodel import baseline_genomes as valid_baseline_genomes
 
 from .base import Algorithm, Evaluator
 from .operators import GenomeOps
@@ -32,15 +32,11 @@ def progress(ev: Evaluator) -> float:
 
 def baseline_genomes(problem) -> list[np.ndarray]:
     """Genomes of the SCAR baselines that are valid on this problem (standalone and Simba-like
-    for every dataflow present)."""
-    out = []
-    for df in sorted({c.dataflow for c in problem.mcm.classes}):
-        for build in (BASELINES["standalone"], BASELINES["simba"]):
-            try:
-                out.append(problem.encode(build(problem, df)))
-            except ValueError:
-                continue
-    return out
+    for every dataflow present, dataflow by dataflow: the order of the seeded first
+    population)."""
+    dfs = sorted({c.dataflow for c in problem.mcm.classes})
+    names = [f"{kind}-{df}" for df in dfs for kind in ("standalone", "simba")]
+    return list(valid_baseline_genomes(problem, names).values())
 
 
 def initial_population(

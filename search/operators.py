@@ -142,6 +142,7 @@ class GenomeOps:
         if np.all(self.mb_n == 1):
             w["micro_batch"] = 0
         self.moves = [m for m in MOVES if w[m] > 0]
+        self.move_ids = [MOVES.index(m) for m in self.moves]  # their indices into MOVES
         pr = np.array([w[m] for m in self.moves], dtype=float)
         self.move_p = pr / pr.sum()
         # per-layer cost for balanced cuts: whole-batch compute on its fastest class
@@ -192,7 +193,7 @@ class GenomeOps:
             if r > 0:  # one kind for every row of the round: no split, no copies
                 getattr(self, "_" + self.moves[kind[0]])(g, _Rows(rows, full, None), rng)
                 continue
-            self._dispatch(g, rows, full, [MOVES.index(m) for m in self.moves], kind, rng)
+            self._dispatch(g, rows, full, self.move_ids, kind, rng)
         return g
 
     def _dispatch(
@@ -220,7 +221,7 @@ class GenomeOps:
         kinds = np.broadcast_to(np.asarray(kinds, dtype=np.int64), (len(g),))
         if len(kinds) and (kinds.min() < 0 or kinds.max() >= len(MOVES)):
             raise ValueError(f"move kinds must be in 0..{len(MOVES) - 1} (MOVES), got {kinds}")
-        usable = [MOVES.index(m) for m in self.moves]
+        usable = self.move_ids
         k = np.broadcast_to(np.asarray(n_moves, dtype=np.int64), (len(g),))
         L = self.L
         for r in range(int(k.max(initial=0))):

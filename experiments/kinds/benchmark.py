@@ -28,6 +28,18 @@ class BenchmarkProblem:
     optimum: float | None = None
     baselines: dict[str, float] = field(default_factory=dict)
 
+    @property
+    def best_baseline(self) -> tuple[str, float]:
+        """The baseline with the lowest objective: ``(name, objective)``."""
+        return min(self.baselines.items(), key=lambda kv: kv[1])
+
+    def bests_by_agent(self) -> dict[str, list[float]]:
+        """Each agent's best objective per run, agents in the order they ran."""
+        out: dict[str, list[float]] = {}
+        for r in self.rows:
+            out.setdefault(r["agent"], []).append(r["best"])
+        return out
+
 
 def compute(cfg: dict, out: Path, ex=None) -> list[BenchmarkProblem]:
     done = []
