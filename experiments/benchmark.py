@@ -10,6 +10,7 @@ import csv
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -104,16 +105,17 @@ def run_one(
     out: Path,
     options: dict | None = None,
     progress: Callable[[int, float], None] | None = None,
+    history: str = "calls",
 ) -> BenchmarkRun:
     """Run ``agent`` with ``seed`` into ``out/<agent>/seed<k>``, or reuse the run there if it
-    finished under the same resolved config (:func:`load_finished`); ``progress`` as in
-    :func:`search.run`."""
+    finished under the same resolved config (:func:`load_finished`); ``progress`` and
+    ``history`` as in :func:`search.run`."""
     d = out / agent / f"seed{seed}"
     algo = make_agent(agent, **(options or {}))
     found = load_finished(d, run_hash(problem, algo, budget, seed))
     if found is not None:
         return BenchmarkRun(agent, seed, *found, reused=True)
-    r = run(problem, algo, budget, seed=seed, log_dir=d, progress=progress)
+    r = run(problem, algo, budget, seed=seed, log_dir=d, progress=progress, history=history)
     return BenchmarkRun(agent, seed, json.loads((d / "result.json").read_text()), r.history)
 
 
@@ -124,15 +126,18 @@ def first_reaching(history: list[dict], target: float, key: str) -> float:
     return float("nan")
 
 
-def _run_task(problem: Problem, task: tuple) -> BenchmarkRun:
+def _run_task(problem: Problem, task: tuple, history: str = "calls") -> BenchmarkRun:
     agent, seed, budget, out, options, *progress = task  # progress: serial executor only
-    return run_one(problem, agent, seed, budget, out, options, *progress)
+    return run_one(problem, agent, seed, budget, out, options, *progress, history=history)
 
 
-def run_tasks(problem: Problem, tasks: list[tuple], executor=None, progress=None) -> list:
+def run_tasks(
+    problem: Problem, tasks: list[tuple], executor=None, progress=None, history: str = "calls"
+) -> list:
     """Run ``(agent, seed, budget, out, options)`` tasks on ``executor`` (serial by default),
-    counted in :data:`TALLY`; a :class:`experiments.progress.RunProgress` is told as each run
-    finishes and, for runs in this process, how each run goes."""
+    counted in :data:`TALLY`, each keeping ``history`` (:func:`search.run`); a
+    :class:`experiments.progress.RunProgress` is told as each run finishes and, for runs in
+    this process, how each run goes."""
     from search.executors import SerialExecutor, TaskFailure
 
     executor = executor or SerialExecutor()
@@ -143,7 +148,8 @@ def run_tasks(problem: Problem, tasks: list[tuple], executor=None, progress=None
         best = None if isinstance(r, TaskFailure) else r.result["best"]
         progress.finished(f"{tasks[i][0]} seed {tasks[i][1]}", best)
 
-    results = executor.map(_run_task, tasks, shared=problem, on_done=progress and done)
+    fn = _run_task if history == "calls" else partial(_run_task, history=history)
+    results = executor.map(fn, tasks, shared=problem, on_done=progress and done)
     TALLY.count(results)
     return results
 

@@ -405,6 +405,10 @@ class SuiteConfig(CommonConfig):
     tracks: list[str] = Field(default_factory=lambda: ["unseeded", "seeded"], min_length=1)
     best_known: StrictStr | None = None
     exclude: dict[str, list[str]] = Field(default_factory=dict)
+    # a tier run at only some of the budgets (tiny instances: 2,000 evaluations reach the optimum)
+    tier_budgets: dict[str, list[int]] = Field(default_factory=dict)
+    # every analysis of the suite reads best-so-far curves: improving calls are enough
+    history: Literal["calls", "improvements"] = "improvements"
 
     @model_validator(mode="after")
     def _suite(self) -> SuiteConfig:
@@ -415,6 +419,15 @@ class SuiteConfig(CommonConfig):
         suite.select(self.tiers, self.instances)  # unknown tier or instance: ValueError
         for t in self.tracks:
             suite.check_track(t)
+        for tier, bs in self.tier_budgets.items():
+            if tier not in suite.TIERS:
+                raise ValueError(
+                    f"tier_budgets: unknown tier {tier!r}; choices: {', '.join(suite.TIERS)}"
+                )
+            if not bs or any(b not in self.budgets for b in bs):
+                raise ValueError(
+                    f"tier_budgets.{tier}: {bs} must be a non-empty subset of budgets {self.budgets}"
+                )
         for a, names in self.exclude.items():
             if a not in self.agents:
                 raise ValueError(f"exclude: {a!r} is not among agents ({', '.join(self.agents)})")

@@ -60,6 +60,11 @@ def _folder(out: Path, inst: str, evals: int, agent: str, track: str) -> Path:
     return out / "runs" / inst / f"e{evals}" / ("any" if track_blind(agent) else track)
 
 
+def tier_budgets(cfg: dict, tier: str) -> list[int]:
+    """The budgets a tier runs at: ``tier_budgets[tier]`` if the config restricts it, else all."""
+    return list(cfg["tier_budgets"].get(tier, cfg["budgets"]))
+
+
 def run_suite(cfg: dict, out: Path, ex=None) -> str:
     """Run a suite config validated by :func:`experiments.config.validate_config` into ``out`` (finished runs of the same resolved config are
     reused: :func:`experiments.benchmark.run_one`); returns the summary markdown."""
@@ -83,7 +88,7 @@ def run_suite(cfg: dict, out: Path, ex=None) -> str:
         base_name = min(base, key=base.get)
         bound = S.lower_bound(p)
         tasks, keys = [], []
-        for evals in cfg["budgets"]:
+        for evals in tier_budgets(cfg, inst.tier):
             for agent in cfg["agents"]:
                 skip = cfg["exclude"].get(agent, [])
                 if inst.name in skip or inst.tier in skip:
@@ -95,7 +100,7 @@ def run_suite(cfg: dict, out: Path, ex=None) -> str:
                     for seed in cfg["seeds"]:
                         tasks.append((agent, seed, Budget(evals=int(evals)), folder, opts))
                         keys.append((track, evals, agent))
-        results = run_tasks(p, tasks, executor)
+        results = run_tasks(p, tasks, executor, history=cfg["history"])
         for (track, evals, agent), r in zip(keys, results):
             if isinstance(r, TaskFailure):
                 failed.append(f"{inst.name} {agent} {track} e{evals}: {r.error}")
@@ -195,9 +200,9 @@ def _plots(cfg: dict, out: Path, runs: dict, refs: dict) -> None:
     import matplotlib.pyplot as plt
 
     (out / "curves").mkdir(parents=True, exist_ok=True)
-    top = max(cfg["budgets"])
     tracks = cfg["tracks"]
     for inst, ref in refs.items():
+        top = max(tier_budgets(cfg, ref["tier"]))
         fig, axes = plt.subplots(len(tracks), 2, figsize=(11, 3.6 * len(tracks)), squeeze=False)
         for i, track in enumerate(tracks):
             curves = {
@@ -215,14 +220,15 @@ def _plots(cfg: dict, out: Path, runs: dict, refs: dict) -> None:
         A.save(fig, out / "curves" / f"{inst}.png")
     for tier in dict.fromkeys(r["tier"] for r in refs.values()):
         names = [n for n, r in refs.items() if r["tier"] == tier]
+        budgets = tier_budgets(cfg, tier)
         fig, axes = plt.subplots(
             len(tracks),
-            len(cfg["budgets"]),
-            figsize=(5.5 * len(cfg["budgets"]), 3.6 * len(tracks)),
+            len(budgets),
+            figsize=(5.5 * len(budgets), 3.6 * len(tracks)),
             squeeze=False,
         )
         for i, track in enumerate(tracks):
-            for j, evals in enumerate(cfg["budgets"]):
+            for j, evals in enumerate(budgets):
                 xs = np.geomspace(1, evals, 80)
                 curves = {}
                 for a in cfg["agents"]:
@@ -267,7 +273,9 @@ def _summary(cfg: dict, rows: list[dict], ert_rows: list[dict], refs: dict, fail
     parts = [
         f"# {cfg['name']}: suite {S.SUITE_VERSION}\n",
         f"Agents {', '.join(cfg['agents'])}; seeds {cfg['seeds']}; budgets {cfg['budgets']} "
-        "evaluations. Gain = 1 - best / best SCAR baseline (positive: better than every "
+        "evaluations"
+        + "".join(f" ({t} tier: {b} only)" for t, b in cfg["tier_budgets"].items())
+        + ". Gain = 1 - best / best SCAR baseline (positive: better than every "
         "baseline); gap = best / reference - 1, the reference being the proven optimum (tiny) or "
         "the lower bound of costmodel/bounds.py (scar, large: the gap to a bound overstates the "
         "gap to the optimum). Medians over seeds, then over instances. `evals` is what the "
@@ -276,6 +284,8 @@ def _summary(cfg: dict, rows: list[dict], ert_rows: list[dict], refs: dict, fail
     tiers = list(dict.fromkeys(r["tier"] for r in rows))
     for track in cfg["tracks"]:
         for evals in cfg["budgets"]:
+            if not any(r["track"] == track and r["budget"] == evals for r in rows):
+                continue  # no tier runs at this budget
             parts.append(f"## {track} track, {evals} evaluations\n")
             for tier in tiers:
                 sub = [
@@ -320,9 +330,10 @@ def _summary(cfg: dict, rows: list[dict], ert_rows: list[dict], refs: dict, fail
                 parts.append(f"### tier {tier} ({len(insts)} instances, gap to {ref})\n")
                 parts.append(md_table(table) + "\n")
     for budget in sorted(cfg["budgets"]):
-        parts.append(f"## Per instance, {budget} evaluations: median best per agent and track\n")
         table = []
         for n, ref in refs.items():
+            if budget not in tier_budgets(cfg, ref["tier"]):
+                continue
             row: dict[str, Any] = {
                 "instance": n,
                 "objective": ref["objective"],
@@ -343,6 +354,9 @@ def _summary(cfg: dict, rows: list[dict], ert_rows: list[dict], refs: dict, fail
                     if sub:
                         row[f"{a} {track[0]}"] = _median(sub, "best")
             table.append(row)
+        if not table:
+            continue
+        parts.append(f"## Per instance, {budget} evaluations: median best per agent and track\n")
         parts.append("Columns `<agent> u` / `<agent> s`: unseeded / seeded track.\n")
         parts.append(md_table(table) + "\n")
     if cfg["exclude"]:

@@ -25,6 +25,7 @@ def run(
     log_dir: str | Path | None = None,
     executor: str | SerialExecutor | None = None,
     progress: Callable[[int, float], None] | None = None,
+    history: str = "calls",
     **options: Any,
 ) -> SearchResult:
     """Search ``problem`` with ``algorithm`` (a name from :data:`search.AGENTS` or an instance)
@@ -32,7 +33,9 @@ def run(
     ``result.json`` to ``log_dir`` when given, each whole (atomically); ``result.json`` names
     its problem (:func:`costmodel.spec.problem_spec`) and carries the :func:`run_hash` of the
     run's resolved config. ``progress(evals, best)``, when given, is called after every batch
-    the agent evaluates (e.g. :class:`experiments.progress.RunProgress`). ``executor`` (where
+    the agent evaluates (e.g. :class:`experiments.progress.RunProgress`). ``history``: what
+    the history keeps, every call or the improving ones (:data:`search.base.HISTORY_MODES`).
+    ``executor`` (where
     population chunks are evaluated) is an executor object or a name from
     :data:`search.executors.EXECUTORS`, started for this run and closed after it."""
     if budget is None:
@@ -41,7 +44,7 @@ def run(
         raise ValueError(f"budget must be a search.Budget, got {type(budget).__name__}")
     if isinstance(executor, str):  # a name: this run starts that executor and closes it after
         with make_executor(executor) as ex:  # ValueError naming the choices for an unknown name
-            return run(problem, algorithm, budget, seed, log_dir, ex, progress, **options)
+            return run(problem, algorithm, budget, seed, log_dir, ex, progress, history, **options)
     if executor is not None and not callable(getattr(executor, "map", None)):
         raise ValueError(
             f"executor must be a name ({', '.join(EXECUTORS)}) or an executor object "
@@ -58,6 +61,7 @@ def run(
         executor=executor,
         chunks=getattr(executor, "workers", 2) or 2,
         progress=progress,
+        history=history,
     )
     key = run_hash(problem, agent, budget, seed) if log_dir is not None else None  # before search
     ok = False

@@ -3,7 +3,10 @@
 Every agent sees the problem only through :class:`Evaluator`, which evaluates whole populations
 with the problem's batch evaluator, counts every schedule it evaluates against the budget (the
 same way for every agent), keeps the best found, and appends one JSON line per call to the
-history (``history.jsonl`` in ``log_dir``). The history is streamed to a hidden temporary file
+history (``history.jsonl`` in ``log_dir``), or with ``history="improvements"`` one line per call
+that improved the best so far plus the last call (IOHprofiler's "improvement only" logging: every
+best-so-far curve, hitting time and IOH file reads the same off it, and an agent that asks for
+one schedule at a time writes kilobytes instead of one line per evaluation). The history is streamed to a hidden temporary file
 beside it, flushed as it goes (a crash keeps the curve there), and moved onto ``history.jsonl``
 whole when the search ends (:class:`costmodel.files.AtomicFile`).
 """
@@ -47,6 +50,10 @@ class Budget:
             raise ValueError(f"budget seconds must be positive, got {self.seconds!r}")
 
 
+#: what the history keeps: every evaluator call, or the calls that improved the best (and the last)
+HISTORY_MODES = ("calls", "improvements")
+
+
 class Evaluator:
     """Counts, evaluates and logs: the only door from an agent to the problem.
 
@@ -63,8 +70,15 @@ class Evaluator:
         executor=None,
         chunks: int = 2,
         progress: Callable[[int, float], None] | None = None,
+        history: str = "calls",
     ) -> None:
+        if history not in HISTORY_MODES:
+            raise ValueError(f"unknown history {history!r}; choices: {', '.join(HISTORY_MODES)}")
         self.problem, self.budget = problem, budget
+        self.history_mode = history
+        # improvements mode: the latest call's record while it is not written (the last call's
+        # record is written when the search ends, so the history ends at the evaluations used)
+        self._pending: dict | None = None
         # told (evaluations so far, best so far) after every call, e.g. a progress display
         self.progress = progress
         # a parallel executor evaluates populations in ``chunks`` row blocks (search.executors)
@@ -111,10 +125,11 @@ class Evaluator:
         fit = self.problem.objective_of(res)
         self.n_evals += len(g)
         i = int(np.argmin(fit))
-        if fit[i] < self.best_fitness:
+        improved = bool(fit[i] < self.best_fitness)
+        if improved:
             self.best_fitness = float(fit[i])
             self.best_genome = self.problem.repair(g[i : i + 1])[0]
-        self._record(fit, res)
+        self._record(fit, res, keep=improved or not self.history)
         return res
 
     def __call__(self, genomes) -> np.ndarray:
@@ -149,7 +164,7 @@ class Evaluator:
                 raise BudgetExhausted
         return np.array([self._cache.get(k, np.inf) for k in keys])
 
-    def _record(self, fit: np.ndarray, res) -> None:
+    def _record(self, fit: np.ndarray, res, keep: bool) -> None:
         rec = {
             "evals": self.n_evals,
             "seconds": round(self.seconds, 6),
@@ -162,16 +177,26 @@ class Evaluator:
         for name in ("latency_s", "energy_j", "edp"):
             v = np.asarray(getattr(res, name))
             rec[f"pop_min_{name}"] = float(v.min())
+        if self.history_mode == "calls" or keep:
+            self._write(rec)
+        else:
+            self._pending = rec
+        if self.progress is not None:
+            self.progress(self.n_evals, self.best_fitness)
+
+    def _write(self, rec: dict) -> None:
+        self._pending = None
         self.history.append(rec)
         if self._log is not None:
             self._log.file.write(json.dumps(rec) + "\n")
             self._log.file.flush()
-        if self.progress is not None:
-            self.progress(self.n_evals, self.best_fitness)
 
     def close(self, ok: bool = True) -> None:
-        """End the history: with ``ok`` it replaces ``history.jsonl`` whole, else it is dropped
-        (its temporary file deleted, history.jsonl left as it was)."""
+        """End the history (in improvements mode the last call's record is written first): with
+        ``ok`` it replaces ``history.jsonl`` whole, else it is dropped (its temporary file
+        deleted, history.jsonl left as it was)."""
+        if self._pending is not None:
+            self._write(self._pending)
         log, self._log = self._log, None
         if log is not None:
             log.commit() if ok else log.discard()

@@ -59,6 +59,29 @@ def test_history_jsonl_and_result_written(tmp_path, sc1):
     assert out["best"] == r.best_fitness and out["algorithm"] == "ga"
 
 
+@pytest.mark.parametrize("algo", ["ga", "sa"])
+def test_improvements_history_keeps_every_best_so_far_change(tmp_path, sc1, algo):
+    # the same run logged per call and improvement-only: the second is the first's records
+    # where the best fell (and the first and last call), so every best-so-far reading agrees
+    full = run(sc1, algo, Budget(evals=300), seed=3)
+    thin = run(sc1, algo, Budget(evals=300), seed=3, log_dir=tmp_path, history="improvements")
+    assert thin.best_fitness == full.best_fitness
+    a, b = _strip(full.history), _strip(thin.history)
+    want = [h for i, h in enumerate(a) if i == 0 or i == len(a) - 1 or h["best"] < a[i - 1]["best"]]
+    assert b == want and len(b) < len(a)
+    assert b[-1]["evals"] == 300
+    lines = [json.loads(x) for x in (tmp_path / "history.jsonl").read_text().splitlines()]
+    assert _strip(lines) == b
+    for x in range(1, 301, 7):  # best so far after x evaluations, read off each history
+        at = [[h["best"] for h in hs if h["evals"] <= x] for hs in (a, b)]
+        assert (at[0] or [None])[-1] == (at[1] or [None])[-1]
+
+
+def test_unknown_history_mode_is_refused(sc1):
+    with pytest.raises(ValueError, match="unknown history 'all'; choices: calls, improvements"):
+        run(sc1, "random", Budget(evals=10), history="all")
+
+
 def test_nsga2_front_is_non_dominated_with_hypervolume(sc1):
     r = run(sc1, "nsga2", Budget(evals=400), seed=0)
     F = np.array([[p["latency_s"], p["energy_j"]] for p in r.pareto])

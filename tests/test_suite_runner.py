@@ -58,6 +58,13 @@ def test_run_suite_end_to_end(tmp_path):
     for png in ("ecdf_tiny.png", f"curves/{INST}.png"):
         assert (tmp_path / png).stat().st_size > 10_000
     assert "unseeded track, 120 evaluations" in md and "runs at optimum" in md
+    # histories are improvement-only: each record after the first lowers the best, but the last
+    # (the evaluations used), which is kept even when it does not
+    for h in runs.glob("*/*/seed*/history.jsonl"):
+        hist = [json.loads(x) for x in h.read_text().splitlines()]
+        bests = [r["best"] for r in hist[:-1]]
+        assert all(b < a for a, b in zip(bests, bests[1:]))
+        assert hist[-1]["evals"] == json.loads((h.parent / "result.json").read_text())["evals"]
     # a rerun reuses every run
     TALLY.reset()
     assert run_suite(validate_config(dict(CFG)), tmp_path) == md
@@ -66,6 +73,15 @@ def test_run_suite_end_to_end(tmp_path):
     md = run_suite(validate_config({**CFG, "exclude": {"random": ["tiny"]}}), tmp_path)
     rows = list(csv.DictReader((tmp_path / "results.csv").open()))
     assert {r["agent"] for r in rows} == {"ga"} and "Excluded: random on tiny" in md
+
+
+def test_tier_budgets_restrict_a_tier(tmp_path):
+    cfg = {**CFG, "agents": ["random"], "seeds": 1, "budgets": [60, 120]}
+    md = run_suite(validate_config({**cfg, "tier_budgets": {"tiny": [60]}}), tmp_path)
+    assert sorted(p.name for p in (tmp_path / "runs" / INST).iterdir()) == ["e60"]
+    assert "(tiny tier: [60] only)" in md and "## unseeded track, 120 evaluations" not in md
+    rows = list(csv.DictReader((tmp_path / "results.csv").open()))
+    assert {r["budget"] for r in rows} == {"60"}
 
 
 @pytest.mark.parametrize(
@@ -84,6 +100,9 @@ def test_run_suite_end_to_end(tmp_path):
         ({"seed": 1}, r"seed: unknown key; allowed: agent_options, agents"),
         ({"exclude": {"ga": ["tiny", "t-0"]}}, r"unknown instance 't-0'; choices"),
         ({"exclude": {"sa": ["tiny"]}}, r"exclude: 'sa' is not among agents"),
+        ({"tier_budgets": {"huge": [120]}}, r"tier_budgets: unknown tier 'huge'; choices: tiny"),
+        ({"tier_budgets": {"tiny": [50]}}, r"tier_budgets.tiny: \[50\] must be a non-empty subset"),
+        ({"history": "all"}, r"history: Input should be 'calls' or 'improvements'"),
     ],
 )
 def test_bad_suite_config(change, message):
