@@ -119,9 +119,10 @@ RESULT_FORMAT = 2
 
 def run_hash(problem: Problem, agent: Algorithm, budget: Budget, seed: int) -> str:
     """Hash of a run's resolved config: the problem (:func:`costmodel.spec.describe_problem`),
-    the agent with all its options (defaults included) and :meth:`Algorithm.hash_inputs` (e.g.
-    the digest of weights it loads), the budget and the seed. Two runs with
-    the same hash compute the same thing; a finished run is reused only under its own hash."""
+    the agent with all its options (defaults included), its code :attr:`Algorithm.revision`
+    and :meth:`Algorithm.hash_inputs` (e.g. the digest of weights it loads), the budget and the
+    seed. Two runs with the same hash compute the same thing; a finished run is reused only
+    under its own hash."""
     payload = {
         "format": RESULT_FORMAT,
         "problem": problem_fingerprint(problem),
@@ -130,6 +131,8 @@ def run_hash(problem: Problem, agent: Algorithm, budget: Budget, seed: int) -> s
         "budget": {"evals": budget.evals, "seconds": budget.seconds},
         "seed": int(seed),
     }
+    if agent.revision:  # absent at 0, so runs made before revisions existed keep their hash
+        payload["revision"] = int(agent.revision)
     inputs = agent.hash_inputs()
     if inputs:  # absent otherwise, so other agents' hashes are what they were
         payload["inputs"] = _jsonable(inputs)

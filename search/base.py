@@ -237,6 +237,11 @@ class Algorithm:
 
     name: ClassVar[str] = ""
     options: ClassVar[dict[str, Any]] = {}
+    #: bumped when a change to the agent's code (or to code it shares, e.g. the operators)
+    #: changes what its runs compute: part of :func:`search.api.run_hash` from 1 on, so runs
+    #: finished by the older code are recomputed instead of reused (0: the first revision,
+    #: absent from the hash so the hashes of runs made before revisions existed still match)
+    revision: ClassVar[int] = 0
 
     def __init__(self, **options: Any) -> None:
         unknown = sorted(set(options) - set(self.options))

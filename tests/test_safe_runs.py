@@ -90,6 +90,20 @@ def test_torn_results_are_recomputed(tmp_path, capsys):
     assert not _tmp_files(out)
 
 
+def test_a_bumped_agent_revision_recomputes_its_runs(tmp_path, capsys, monkeypatch):
+    from search.genetic import GA
+
+    cfg, out = _config(tmp_path), tmp_path / "r"
+    assert main(["run", str(cfg), "--out", str(out)]) == 0
+    capsys.readouterr()
+    old = json.loads((out / "ga" / "seed0" / "result.json").read_text())["run_hash"]
+    monkeypatch.setattr(GA, "revision", 1)  # the GA's code changed what it computes
+    assert main(["run", str(cfg), "--out", str(out)]) == 0
+    assert capsys.readouterr().out.rstrip().endswith("runs: 2 reused, 2 recomputed")
+    new = json.loads((out / "ga" / "seed0" / "result.json").read_text())["run_hash"]
+    assert new != old
+
+
 def test_run_of_another_budget_is_recomputed_not_relabeled(tmp_path, capsys):
     out = tmp_path / "r"
     assert main(["run", str(_config(tmp_path, 60)), "--out", str(out)]) == 0
