@@ -182,7 +182,7 @@ class ReinforceMoves(Algorithm):
         )
         chains.reset(init[order], f[order])
         gamma = float(c["gamma"])
-        self.stats = {"updates": 0, "steps": 0, "returns": []}
+        self.stats = {"updates": 0, "steps": 0, "returns": [], "entropy": []}
         try:
             while not ev.exhausted:
                 chains.t = 0  # the observation's progress counts steps within an update
@@ -228,6 +228,7 @@ class ReinforceMoves(Algorithm):
                 )
                 self.stats["updates"] += 1
                 self.stats["returns"] += list(ret[0])
+                self.stats["entropy"].append(float(entropy))
                 log.record(list(chains.f), list(ret[0]), entropy)
         finally:
             if c["checkpoint"] is not None:
@@ -238,7 +239,10 @@ class ReinforceMoves(Algorithm):
         s = self.stats
         if not s:
             return {}
-        return {"updates": s["updates"], "steps": s["steps"]}
+        out = {"updates": s["updates"], "steps": s["steps"]}
+        if s["entropy"]:  # the policy's entropy (nats) at its last update: collapsed near 0
+            out["entropy_last"] = s["entropy"][-1]
+        return out
 
 
 class ShippedPolicy(ReinforceMoves):

@@ -2,6 +2,7 @@
 ``reinforce-moves`` agent (search.improve)."""
 
 import json
+from pathlib import Path
 
 import gymnasium
 import numpy as np
@@ -262,6 +263,89 @@ def test_train_policy_writes_a_checkpoint_the_policy_agent_loads(tmp_path):
     a = run(p, "policy", Budget(evals=120), seed=1, resume=str(out), learn=False)
     b = run(p, "policy", Budget(evals=120), seed=1, resume=str(out), learn=False)
     assert a.n_evals == 120 and a.extra["updates"] == 0 and a.best_fitness == b.best_fitness
+
+
+def test_interrupted_training_resumes_to_the_same_weights(tmp_path, monkeypatch, capsys):
+    from experiments import train_policy
+
+    cfg = tmp_path / "t.yaml"
+    cfg.write_text(
+        "problems: 3\nevals_per_problem: 60\nmesh_sides: [2, 3]\n"
+        "models: [resnet50, unet, gpt2, bert-base]\n"
+    )
+    full, full_log = tmp_path / "full.npz", tmp_path / "full.jsonl"
+    png = tmp_path / "train.png"
+    args = [str(cfg), "--out", str(full), "--log", str(full_log), "--plot", str(png)]
+    assert train_policy.main(args) == 0
+    assert png.stat().st_size > 10_000
+    recs = [json.loads(x) for x in full_log.read_text().splitlines()]
+    assert all(r["entropy"] > 0 for r in recs)  # a learning policy's entropy is logged
+    # killed during problem 2: the log and checkpoint hold problems 0 and 1
+    out, log = tmp_path / "w.npz", tmp_path / "w.jsonl"
+    real_run = train_policy.run
+
+    def dies_on_third(*a, seed, **k):
+        if seed == 2:
+            raise KeyboardInterrupt
+        return real_run(*a, seed=seed, **k)
+
+    monkeypatch.setattr(train_policy, "run", dies_on_third)
+    with pytest.raises(KeyboardInterrupt):
+        train_policy.main([str(cfg), "--out", str(out), "--log", str(log)])
+    monkeypatch.setattr(train_policy, "run", real_run)
+    assert len(log.read_text().splitlines()) == 2
+    # killed between the log and the checkpoint of problem 2: the log is one problem ahead
+    log.write_text(log.read_text() + full_log.read_text().splitlines()[2] + "\n")
+    assert train_policy.main([str(cfg), "--out", str(out), "--log", str(log), "--resume"]) == 0
+    assert "resuming after problem 2 of 3" in capsys.readouterr().out
+    assert out.read_bytes() == full.read_bytes()  # the uninterrupted training's weights
+    assert log.read_text() != "" and len(log.read_text().splitlines()) == 3
+    # resuming what another config or another training wrote is refused, nothing written
+    before = out.read_bytes()
+    other = tmp_path / "o.yaml"
+    other.write_text(cfg.read_text().replace("evals_per_problem: 60", "evals_per_problem: 70"))
+    assert train_policy.main([str(other), "--out", str(out), "--log", str(log), "--resume"]) == 2
+    assert "trained under another config" in capsys.readouterr().err
+    (tmp_path / "x.npz").write_bytes(b"not this training")
+    args = [str(cfg), "--out", str(tmp_path / "x.npz"), "--log", str(log), "--resume"]
+    assert train_policy.main(args) == 2
+    assert "matches no record" in capsys.readouterr().err
+    assert train_policy.main([str(cfg), "--out", str(out), "--resume"]) == 2
+    assert "--resume needs the --log" in capsys.readouterr().err
+    assert out.read_bytes() == before
+
+
+def test_select_policy_scores_candidates_on_validation_problems(tmp_path, capsys):
+    from experiments import select_policy, train_policy
+    from search.improve import SHIPPED_POLICY
+
+    cfg_path = tmp_path / "t.yaml"
+    cfg_path.write_text("mesh_sides: [2, 3]\nmodels: [resnet50, unet, gpt2, bert-base]\n")
+    cfg = train_policy.load_config(cfg_path)
+    probs = select_policy.validation_problems(cfg, 2)
+    # the validation stream is not the training stream
+    rng = np.random.default_rng(cfg.seed)
+    assert [d for _, d in probs] != [train_policy.draw_problem(cfg, rng)[1] for _ in range(2)]
+    a, b = tmp_path / "a.npz", tmp_path / "b.npz"
+    a.write_bytes(Path(SHIPPED_POLICY).read_bytes())
+    zero = tmp_path / "zero.npz"  # untrained weights are the uniform policy: score exactly 0
+    run(probs[0][0], "reinforce-moves", Budget(evals=40), seed=0, learn=False, checkpoint=str(zero))
+    b.write_bytes(zero.read_bytes())
+    out, rep = tmp_path / "w.npz", tmp_path / "r.json"
+    args = [str(cfg_path), str(a), str(b), "--out", str(out), "--report", str(rep)]
+    assert select_policy.main([*args, "--problems", "2", "--evals", "60", "--seeds", "1"]) == 0
+    report = json.loads(rep.read_text())
+    assert report["candidates"][str(b)]["score"] == 0.0  # same decisions as uniform
+    assert report["candidates"][str(b)]["medians"] == report["uniform"]
+    best = report["best"]
+    assert report["candidates"][best]["score"] == max(
+        c["score"] for c in report["candidates"].values()
+    )
+    assert out.read_bytes() == Path(best).read_bytes()
+    missing = [str(cfg_path), str(tmp_path / "nope.npz"), "--out", str(tmp_path / "x.npz")]
+    assert select_policy.main([*missing, "--report", str(tmp_path / "x.json")]) == 2
+    assert "nope.npz: no such checkpoint" in capsys.readouterr().err
+    assert not (tmp_path / "x.npz").exists() and not (tmp_path / "x.json").exists()
 
 
 def test_shipped_policy_loads_and_schedules():
