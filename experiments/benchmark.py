@@ -81,10 +81,13 @@ def _load_history(path: Path) -> list[dict]:
     return [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
 
 
-def load_finished(d: Path, expected_hash: str) -> tuple[dict, list[dict]] | None:
+def load_finished(
+    d: Path, expected_hash: str, history: str = "calls"
+) -> tuple[dict, list[dict]] | None:
     """The result and history of the run in ``d`` if it finished under ``expected_hash`` (both
-    files complete, the history ending at the result's evaluations); ``None`` if it is torn,
-    missing or from another config."""
+    files complete, the history ending at the result's evaluations, and holding every call when
+    ``history`` asks for them); ``None`` if it is torn, missing, thinner than asked or from
+    another config."""
     try:
         res = json.loads((d / "result.json").read_text())
         hist = _load_history(d / "history.jsonl")
@@ -92,6 +95,8 @@ def load_finished(d: Path, expected_hash: str) -> tuple[dict, list[dict]] | None
         return None
     if not isinstance(res, dict) or res.get("run_hash") != expected_hash:
         return None
+    if history == "calls" and res.get("history", "calls") != "calls":
+        return None  # an improvement-only history cannot serve a run that wants every call
     if not hist or not isinstance(hist[-1], dict) or hist[-1].get("evals") != res.get("evals"):
         return None
     return res, hist
@@ -112,7 +117,7 @@ def run_one(
     ``history`` as in :func:`search.run`."""
     d = out / agent / f"seed{seed}"
     algo = make_agent(agent, **(options or {}))
-    found = load_finished(d, run_hash(problem, algo, budget, seed))
+    found = load_finished(d, run_hash(problem, algo, budget, seed), history)
     if found is not None:
         return BenchmarkRun(agent, seed, *found, reused=True)
     r = run(problem, algo, budget, seed=seed, log_dir=d, progress=progress, history=history)

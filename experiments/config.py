@@ -419,14 +419,17 @@ class SuiteConfig(CommonConfig):
         suite.select(self.tiers, self.instances)  # unknown tier or instance: ValueError
         for t in self.tracks:
             suite.check_track(t)
+        if len(set(self.budgets)) < len(self.budgets):
+            raise ValueError(f"budgets: {self.budgets} lists a budget twice")
         for tier, bs in self.tier_budgets.items():
             if tier not in suite.TIERS:
                 raise ValueError(
                     f"tier_budgets: unknown tier {tier!r}; choices: {', '.join(suite.TIERS)}"
                 )
-            if not bs or any(b not in self.budgets for b in bs):
+            if not bs or len(set(bs)) < len(bs) or any(b not in self.budgets for b in bs):
                 raise ValueError(
-                    f"tier_budgets.{tier}: {bs} must be a non-empty subset of budgets {self.budgets}"
+                    f"tier_budgets.{tier}: {bs} must be a non-empty subset of budgets {self.budgets}, "
+                    "each budget once"
                 )
         for a, names in self.exclude.items():
             if a not in self.agents:

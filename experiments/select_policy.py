@@ -8,7 +8,8 @@ its own (``VALIDATION_STREAM``: never the training stream, never a named scenari
 seeds each, ``evals`` evaluations; the uniform policy (``reinforce-moves`` with ``learn=False``)
 runs on the same problems and seeds. A candidate's score is the mean over problems of
 ``log(uniform median / candidate median)`` (positive: better than uniform), with the number of
-problems where it beats uniform; the best score wins and is copied to ``--out``. The report
+problems where it beats uniform; the best score wins and is copied to ``--out`` (when no
+candidate scores above 0, nothing is copied and the exit status is 1). The report
 (JSON) lists every candidate's score and per-problem medians. The SCAR scenarios and the
 transfer study's mixes are not looked at, so the choice is not tuned to them.
 
@@ -43,11 +44,14 @@ def validation_problems(cfg: TrainPolicyConfig, n: int) -> list[tuple[Any, str]]
     return [draw_problem(cfg, rng) for _ in range(n)]
 
 
-def medians(problems: list, weights: str | None, evals: int, seeds: int) -> list[float]:
+def medians(
+    problems: list, weights: str | None, evals: int, seeds: int, options: dict | None = None
+) -> list[float]:
     """Per problem, the median over ``seeds`` of the best objective the frozen policy with
-    ``weights`` (``None``: the uniform policy) finds from random starts in ``evals``."""
+    ``weights`` (``None``: the uniform policy) finds from random starts in ``evals``, with the
+    training's agent ``options`` (network size, chains, horizon)."""
     agent = "policy" if weights is not None else "reinforce-moves"
-    opts: dict[str, Any] = {"learn": False, "seed_baselines": False}
+    opts: dict[str, Any] = {**(options or {}), "learn": False, "seed_baselines": False}
     if weights is not None:
         opts["resume"] = weights
     return [
@@ -75,7 +79,7 @@ def select(
     winning candidate's path)."""
     probs = validation_problems(cfg, problems)
     log(f"{problems} validation problems, {seeds} seeds, {evals} evaluations: uniform policy")
-    uniform = medians(probs, None, evals, seeds)
+    uniform = medians(probs, None, evals, seeds, cfg.agent_options)
     report: dict[str, Any] = {
         "problems": [d for _, d in probs],
         "evals": evals,
@@ -85,7 +89,7 @@ def select(
     }
     for c in candidates:
         log(f"candidate {c}")
-        mine = medians(probs, c, evals, seeds)
+        mine = medians(probs, c, evals, seeds, cfg.agent_options)
         gain = np.log(np.array(uniform) / np.array(mine))
         report["candidates"][c] = {
             "score": float(gain.mean()),
@@ -120,6 +124,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     write_text_atomic(Path(a.report), json.dumps(rep, indent=1) + "\n")
+    if rep["candidates"][rep["best"]]["score"] <= 0:
+        print(
+            f"no candidate beats the uniform policy (best {rep['best']}: score "
+            f"{rep['candidates'][rep['best']]['score']:+.4f}); {a.out} not written",
+            file=sys.stderr,
+        )
+        return 1
     with AtomicFile(Path(a.out), "wb") as f:
         f.write(Path(rep["best"]).read_bytes())
     print(

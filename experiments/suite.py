@@ -9,7 +9,8 @@ Layout of ``out``::
     results.csv        one row per run (both tracks; a track-blind agent's run appears in both)
     ert.csv            ERT to 5% and 1% of the best known, per instance, track, budget, agent
     summary.md         leaderboard per track and budget, tiers apart, and per-instance medians
-    curves/<instance>.png   fitness curves by evaluations and seconds, both tracks (largest budget)
+    curves/<instance>.png   fitness curves by evaluations and seconds, both tracks (the largest
+                            budget its tier runs at)
     ecdf_<tier>.png    ECDF over targets x instances x seeds, per track and budget
     ioh/<agent>-<track>-e<evals>/   IOHprofiler files (IOHanalyzer reads the folder)
     best_known.json    with ``best_known: best_known.json`` (a path relative to ``out``; started
@@ -269,12 +270,14 @@ def _median(rows: list[dict], key: str) -> float:
 
 
 def _summary(cfg: dict, rows: list[dict], ert_rows: list[dict], refs: dict, failed) -> str:
-
+    tiers_run = {r["tier"] for r in refs.values()}
     parts = [
         f"# {cfg['name']}: suite {S.SUITE_VERSION}\n",
         f"Agents {', '.join(cfg['agents'])}; seeds {cfg['seeds']}; budgets {cfg['budgets']} "
         "evaluations"
-        + "".join(f" ({t} tier: {b} only)" for t, b in cfg["tier_budgets"].items())
+        + "".join(
+            f" ({t} tier: {b} only)" for t, b in cfg["tier_budgets"].items() if t in tiers_run
+        )
         + ". Gain = 1 - best / best SCAR baseline (positive: better than every "
         "baseline); gap = best / reference - 1, the reference being the proven optimum (tiny) or "
         "the lower bound of costmodel/bounds.py (scar, large: the gap to a bound overstates the "

@@ -39,6 +39,8 @@ from costmodel.files import AtomicFile, write_text_atomic
 from costmodel.zoo import MODELS, SCENARIOS, build_model
 from search import Budget, run
 
+from .plots import _save, check_picture_path, plt
+
 PATTERNS = ("het-sides", "het-cross", "het-checkerboard", "homo-ws", "homo-os")
 
 
@@ -166,8 +168,17 @@ def resume_point(cfg: TrainPolicyConfig, out: Path, log_path: Path) -> list[dict
         missing = log_path if not log_path.is_file() else out
         raise ValueError(f"{missing}: no such file to resume from")
     recs = _read_log(log_path)
+    if not recs:
+        raise ValueError(
+            f"{log_path}: the log is empty (nothing to resume: train without --resume)"
+        )
     digest = config_digest(cfg)
     for r in recs:
+        if "config" not in r:
+            raise ValueError(
+                f"{log_path}: problem {r['problem']} has no config digest (a log written "
+                "before trainings could resume); train into another --out/--log"
+            )
         if r.get("config") != digest:
             raise ValueError(
                 f"{log_path}: problem {r['problem']} was trained under another config "
@@ -252,8 +263,6 @@ def training_figure(records: list[dict[str, Any]], window: int = 50):
     """The training's learning curve: per problem the log improvement the policy made in its
     budget (dots, seeded and unseeded starts apart) with its running mean over ``window``
     problems, and the policy's entropy after each problem (nats; near 0 = collapsed)."""
-    from .plots import plt
-
     fig, (ax, ax_h) = plt.subplots(1, 2, figsize=(11, 4.2))
     k = np.array([r["problem"] for r in records])
     li = np.array([r["log_improvement"] for r in records], dtype=float)
@@ -301,25 +310,25 @@ def main(argv: list[str] | None = None) -> int:
         "--seed", type=int, default=None, help="the config's seed replaced (another training)"
     )
     a = ap.parse_args(argv)
-    try:
+    try:  # bad input: one line, exit 2, nothing written (errors while training are not input)
         cfg = load_config(a.config)
         if a.seed is not None:
             if a.seed < 0:
                 raise ValueError(f"--seed must be >= 0, got {a.seed}")
             cfg = cfg.model_copy(update={"seed": a.seed})
-        if a.resume and not a.log:
-            raise ValueError("--resume needs the --log of the training it continues")
         if a.plot:
-            from .plots import check_picture_path
-
             check_picture_path(a.plot)
-        recs = train(cfg, Path(a.out), Path(a.log) if a.log else None, a.resume)
+            if not Path(a.plot).resolve().parent.is_dir():
+                raise ValueError(f"{a.plot}: its folder does not exist")
+        if a.resume:
+            if not a.log:
+                raise ValueError("--resume needs the --log of the training it continues")
+            resume_point(cfg, Path(a.out), Path(a.log))
     except (ValueError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    recs = train(cfg, Path(a.out), Path(a.log) if a.log else None, a.resume)
     if a.plot:
-        from .plots import _save
-
         _save(training_figure(recs), a.plot)
     print(f"wrote {a.out}")
     return 0

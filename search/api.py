@@ -101,6 +101,7 @@ def run(
         out = {
             **result.summary(),
             "run_hash": key,
+            "history": history,  # what history.jsonl keeps (a reuse asking for every call checks)
             "problem": problem_spec(problem),
             "config": _jsonable(agent.config),
             "best_genome": ev.best_genome.tolist(),

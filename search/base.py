@@ -240,7 +240,8 @@ class Algorithm:
     #: bumped when a change to the agent's code (or to code it shares, e.g. the operators)
     #: changes what its runs compute: part of :func:`search.api.run_hash` from 1 on, so runs
     #: finished by the older code are recomputed instead of reused (0: the first revision,
-    #: absent from the hash so the hashes of runs made before revisions existed still match)
+    #: absent from the hash so the hashes of runs made before revisions existed still match; an
+    #: agent that runs others passes their revisions on in :meth:`hash_inputs`, as policy-ga does)
     revision: ClassVar[int] = 0
 
     def __init__(self, **options: Any) -> None:

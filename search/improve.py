@@ -289,7 +289,11 @@ class PolicyThenGA(Algorithm):
         check_option("policy_share", self.config["policy_share"], "open_unit")
 
     def hash_inputs(self) -> dict[str, Any]:
-        return ShippedPolicy().hash_inputs()
+        out = ShippedPolicy().hash_inputs()
+        parts = {a.name: a.revision for a in (ShippedPolicy, GA) if a.revision}
+        if parts:  # the revisions of the agents it runs (absent at 0: hashes kept)
+            out["revisions"] = parts
+        return out
 
     def search(self, problem: Problem, ev: Evaluator, rng: np.random.Generator) -> None:
         c = self.config

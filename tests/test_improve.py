@@ -312,7 +312,16 @@ def test_interrupted_training_resumes_to_the_same_weights(tmp_path, monkeypatch,
     assert "matches no record" in capsys.readouterr().err
     assert train_policy.main([str(cfg), "--out", str(out), "--resume"]) == 2
     assert "--resume needs the --log" in capsys.readouterr().err
+    args = [str(cfg), "--out", str(out), "--log", str(log), "--resume", "--seed", "1"]
+    assert train_policy.main(args) == 2  # another seed is another training
+    assert "trained under another config" in capsys.readouterr().err
     assert out.read_bytes() == before
+    # a finished training resumed does nothing more; --seed 1 trains other weights
+    assert train_policy.main([str(cfg), "--out", str(out), "--log", str(log), "--resume"]) == 0
+    assert out.read_bytes() == before
+    s1 = tmp_path / "s1.npz"
+    assert train_policy.main([str(cfg), "--out", str(s1), "--seed", "1"]) == 0
+    assert s1.read_bytes() != before
 
 
 def test_select_policy_scores_candidates_on_validation_problems(tmp_path, capsys):
@@ -332,20 +341,38 @@ def test_select_policy_scores_candidates_on_validation_problems(tmp_path, capsys
     run(probs[0][0], "reinforce-moves", Budget(evals=40), seed=0, learn=False, checkpoint=str(zero))
     b.write_bytes(zero.read_bytes())
     out, rep = tmp_path / "w.npz", tmp_path / "r.json"
+    small = ["--problems", "2", "--evals", "60", "--seeds", "1"]
     args = [str(cfg_path), str(a), str(b), "--out", str(out), "--report", str(rep)]
-    assert select_policy.main([*args, "--problems", "2", "--evals", "60", "--seeds", "1"]) == 0
+    rc = select_policy.main([*args, *small])
     report = json.loads(rep.read_text())
     assert report["candidates"][str(b)]["score"] == 0.0  # same decisions as uniform
     assert report["candidates"][str(b)]["medians"] == report["uniform"]
     best = report["best"]
-    assert report["candidates"][best]["score"] == max(
-        c["score"] for c in report["candidates"].values()
-    )
-    assert out.read_bytes() == Path(best).read_bytes()
+    top = max(c["score"] for c in report["candidates"].values())
+    assert report["candidates"][best]["score"] == top
+    if top > 0:
+        assert rc == 0 and out.read_bytes() == Path(best).read_bytes()
+    else:
+        assert rc == 1 and not out.exists()
+    # the uniform policy alone does not beat itself: nothing is shipped
+    out.unlink(missing_ok=True)
+    args = [str(cfg_path), str(b), "--out", str(out), "--report", str(rep)]
+    assert select_policy.main([*args, *small]) == 1 and not out.exists()
+    assert "no candidate beats the uniform policy" in capsys.readouterr().err
     missing = [str(cfg_path), str(tmp_path / "nope.npz"), "--out", str(tmp_path / "x.npz")]
     assert select_policy.main([*missing, "--report", str(tmp_path / "x.json")]) == 2
     assert "nope.npz: no such checkpoint" in capsys.readouterr().err
     assert not (tmp_path / "x.npz").exists() and not (tmp_path / "x.json").exists()
+
+
+def test_policy_ga_hash_follows_the_revisions_of_the_agents_it_runs(tiny_problem, monkeypatch):
+    from search import make_agent, run_hash
+    from search.genetic import GA
+
+    agent = make_agent("policy-ga")
+    h0 = run_hash(tiny_problem, agent, Budget(evals=50), 0)
+    monkeypatch.setattr(GA, "revision", 2)
+    assert run_hash(tiny_problem, agent, Budget(evals=50), 0) != h0
 
 
 def test_shipped_policy_loads_and_schedules():

@@ -104,6 +104,18 @@ def test_a_bumped_agent_revision_recomputes_its_runs(tmp_path, capsys, monkeypat
     assert new != old
 
 
+def test_an_improvement_only_history_is_not_reused_for_one_wanting_every_call(tmp_path):
+    from experiments.benchmark import run_one
+
+    p = Problem(scenario("seed"), mcm("het-sides", 2, 2))
+    thin = run_one(p, "ga", 0, Budget(evals=200), tmp_path, history="improvements")
+    assert not thin.reused
+    assert run_one(p, "ga", 0, Budget(evals=200), tmp_path, history="improvements").reused
+    full = run_one(p, "ga", 0, Budget(evals=200), tmp_path)  # wants every call: recomputed
+    assert not full.reused and len(full.history) > len(thin.history)
+    assert run_one(p, "ga", 0, Budget(evals=200), tmp_path, history="improvements").reused
+
+
 def test_run_of_another_budget_is_recomputed_not_relabeled(tmp_path, capsys):
     out = tmp_path / "r"
     assert main(["run", str(_config(tmp_path, 60)), "--out", str(out)]) == 0

@@ -60,7 +60,9 @@ def test_run_suite_end_to_end(tmp_path):
     assert "unseeded track, 120 evaluations" in md and "runs at optimum" in md
     # histories are improvement-only: each record after the first lowers the best, but the last
     # (the evaluations used), which is kept even when it does not
-    for h in runs.glob("*/*/seed*/history.jsonl"):
+    files = list(runs.glob("*/*/seed*/history.jsonl"))
+    assert len(files) == 6
+    for h in files:
         hist = [json.loads(x) for x in h.read_text().splitlines()]
         bests = [r["best"] for r in hist[:-1]]
         assert all(b < a for a, b in zip(bests, bests[1:]))
@@ -76,12 +78,29 @@ def test_run_suite_end_to_end(tmp_path):
 
 
 def test_tier_budgets_restrict_a_tier(tmp_path):
-    cfg = {**CFG, "agents": ["random"], "seeds": 1, "budgets": [60, 120]}
-    md = run_suite(validate_config({**cfg, "tier_budgets": {"tiny": [60]}}), tmp_path)
+    import matplotlib.image as mpimg
+
+    scar = "s-sc1-3x3-sides-edp"
+    cfg = {**CFG, "instances": [INST, scar], "agents": ["random"], "seeds": 1}
+    cfg |= {"budgets": [60, 120], "tier_budgets": {"tiny": [60]}}
+    md = run_suite(validate_config(cfg), tmp_path)
     assert sorted(p.name for p in (tmp_path / "runs" / INST).iterdir()) == ["e60"]
-    assert "(tiny tier: [60] only)" in md and "## unseeded track, 120 evaluations" not in md
+    assert sorted(p.name for p in (tmp_path / "runs" / scar).iterdir()) == ["e120", "e60"]
+    assert "(tiny tier: [60] only)" in md
     rows = list(csv.DictReader((tmp_path / "results.csv").open()))
-    assert {r["budget"] for r in rows} == {"60"}
+    assert {(r["instance"], r["budget"]) for r in rows} == {
+        (INST, "60"),
+        (scar, "60"),
+        (scar, "120"),
+    }
+    at120 = md.split("## unseeded track, 120 evaluations")[1].split("## seeded track")[0]
+    assert "tier scar" in at120 and "tier tiny" not in at120
+    per = md.split("## Per instance, 120 evaluations")[1]
+    assert scar in per and INST not in per
+    # the ECDF picture of a tier has one column per budget it ran at
+    w_tiny = mpimg.imread(tmp_path / "ecdf_tiny.png").shape[1]
+    w_scar = mpimg.imread(tmp_path / "ecdf_scar.png").shape[1]
+    assert w_scar > 1.7 * w_tiny
 
 
 @pytest.mark.parametrize(
@@ -102,6 +121,8 @@ def test_tier_budgets_restrict_a_tier(tmp_path):
         ({"exclude": {"sa": ["tiny"]}}, r"exclude: 'sa' is not among agents"),
         ({"tier_budgets": {"huge": [120]}}, r"tier_budgets: unknown tier 'huge'; choices: tiny"),
         ({"tier_budgets": {"tiny": [50]}}, r"tier_budgets.tiny: \[50\] must be a non-empty subset"),
+        ({"tier_budgets": {"tiny": [120, 120]}}, r"tier_budgets.tiny: \[120, 120\] must be"),
+        ({"budgets": [120, 120]}, r"budgets: \[120, 120\] lists a budget twice"),
         ({"history": "all"}, r"history: Input should be 'calls' or 'improvements'"),
     ],
 )
