@@ -117,6 +117,15 @@ def baseline_names(dataflows: tuple[str, ...] | None = None) -> tuple[str, ...]:
     )
 
 
+def problem_baseline_names(problem, sequential: bool = True) -> list[str]:
+    """The baselines for the dataflows on ``problem``'s MCM, dataflow by dataflow (standalone,
+    then Simba-like), then ``sequential`` (the order of the seeded first population and of
+    every baseline table)."""
+    dfs = sorted({c.dataflow for c in problem.mcm.classes})
+    names = [f"{kind}-{df}" for df in dfs for kind in ("standalone", "simba")]
+    return names + ["sequential"] if sequential else names
+
+
 def baseline_schedule(problem, name: str) -> Schedule:
     """The schedule of baseline ``name`` (see :func:`baseline_names`) for ``problem``;
     ``ValueError`` for an unknown name or a dataflow the MCM lacks."""

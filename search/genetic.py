@@ -15,6 +15,7 @@ import numpy as np
 from deap import base, tools
 
 from costmodel import baseline_genomes as valid_baseline_genomes
+from costmodel import problem_baseline_names
 
 from .base import Algorithm, Evaluator
 from .operators import GenomeOps
@@ -34,8 +35,7 @@ def baseline_genomes(problem) -> list[np.ndarray]:
     """Genomes of the SCAR baselines that are valid on this problem (standalone and Simba-like
     for every dataflow present, dataflow by dataflow: the order of the seeded first
     population)."""
-    dfs = sorted({c.dataflow for c in problem.mcm.classes})
-    names = [f"{kind}-{df}" for df in dfs for kind in ("standalone", "simba")]
+    names = problem_baseline_names(problem, sequential=False)
     return list(valid_baseline_genomes(problem, names).values())
 
 

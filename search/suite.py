@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from costmodel import BASELINES, Problem
+from costmodel import Problem, baseline_schedule, problem_baseline_names
 from costmodel.bounds import objective_bound
 from costmodel.config import load_mcm, load_workload
 from costmodel.files import write_json_atomic
@@ -267,13 +267,12 @@ def baseline_values(problem: Problem) -> dict[str, float]:
     ``standalone-<df>`` and ``simba-<df>`` for each dataflow on the mesh, and ``sequential``
     when the problem allows one window per model; reference evaluator."""
     out: dict[str, float] = {}
-    for df in sorted({c.dataflow for c in problem.mcm.classes}):
-        for kind in ("standalone", "simba"):
-            out[f"{kind}-{df}"] = reference_value(problem, BASELINES[kind](problem, df))
-    try:
-        out["sequential"] = reference_value(problem, BASELINES["sequential"](problem))
-    except ValueError:  # fewer windows than models
-        pass
+    for name in problem_baseline_names(problem):
+        try:
+            schedule = baseline_schedule(problem, name)
+        except ValueError:  # sequential with fewer windows than models
+            continue
+        out[name] = reference_value(problem, schedule)
     return out
 
 
