@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from costmodel.files import write_text_atomic
-from search import Budget, agent_class
+from search import Budget, agent_class, is_outside
 from search import suite as S
 
 from . import anytime as A
@@ -269,6 +269,42 @@ def _median(rows: list[dict], key: str) -> float:
     return float(np.median([r[key] for r in rows])) if rows else float("nan")
 
 
+def _head_to_head(cfg: dict, rows: list[dict]) -> list[str]:
+    """Per track and budget, on how many instances of each tier each of the project's agents has
+    a lower median than every outside optimizer in the run (issue 12's bar for GA and SA)."""
+    outside = [a for a in cfg["agents"] if is_outside(a)]
+    ours = [a for a in cfg["agents"] if not is_outside(a)]
+    if not outside or not ours:
+        return []
+    parts = [
+        "## Head to head: instances where an agent's median is below (won) or equal to (tied) "
+        f"the best median of the outside optimizers ({', '.join(outside)})\n"
+    ]
+    table = []
+    for track in cfg["tracks"]:
+        for evals in cfg["budgets"]:
+            sub = [r for r in rows if r["track"] == track and r["budget"] == evals]
+            for tier in dict.fromkeys(r["tier"] for r in sub):
+                insts = list(dict.fromkeys(r["instance"] for r in sub if r["tier"] == tier))
+                med = {
+                    (a, n): _median(
+                        [r for r in sub if r["agent"] == a and r["instance"] == n], "best"
+                    )
+                    for a in cfg["agents"]
+                    for n in insts
+                }
+                ref = {n: [med[(b, n)] for b in outside if np.isfinite(med[(b, n)])] for n in insts}
+                insts = [n for n in insts if ref[n]]  # some outside optimizer ran there
+                row: dict[str, Any] = {"track": track, "budget": evals, "tier": tier}
+                for a in ours:
+                    won = sum(med[(a, n)] < min(ref[n]) for n in insts)
+                    tied = sum(med[(a, n)] == min(ref[n]) for n in insts)
+                    row[a] = f"{won} won, {tied} tied of {len(insts)}"
+                table.append(row)
+    parts.append(md_table(table) + "\n")
+    return parts
+
+
 def _summary(cfg: dict, rows: list[dict], ert_rows: list[dict], refs: dict, failed) -> str:
     tiers_run = {r["tier"] for r in refs.values()}
     parts = [
@@ -332,6 +368,7 @@ def _summary(cfg: dict, rows: list[dict], ert_rows: list[dict], refs: dict, fail
                 ref = "optimum" if tier == "tiny" else "bound"
                 parts.append(f"### tier {tier} ({len(insts)} instances, gap to {ref})\n")
                 parts.append(md_table(table) + "\n")
+    parts += _head_to_head(cfg, rows)
     for budget in sorted(cfg["budgets"]):
         table = []
         for n, ref in refs.items():

@@ -2,7 +2,7 @@
 
 from .api import run, run_hash
 from .base import Algorithm, Budget, BudgetExhausted, Evaluator, SearchResult
-from .registry import AGENTS, agent_class, make_agent
+from .registry import AGENTS, agent_class, is_outside, make_agent
 
 IMPROVE_ENV_ID = "chiplet_sched/Improve-v0"
 
@@ -27,6 +27,7 @@ __all__ = [
     "Evaluator",
     "SearchResult",
     "AGENTS",
+    "is_outside",
     "agent_class",
     "make_agent",
     "IMPROVE_ENV_ID",

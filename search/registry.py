@@ -28,6 +28,12 @@ AGENTS: dict[str, str] = {
 }
 
 
+def is_outside(name: str) -> bool:
+    """Whether agent ``name`` wraps an outside optimizer (pymoo, Nevergrad: the ``outside``
+    extra), the reference points the project's own agents are measured against."""
+    return AGENTS.get(name, "").startswith("outside:")
+
+
 def agent_class(name: str) -> type[Algorithm]:
     if name not in AGENTS:
         raise ValueError(f"unknown agent {name!r}; choices: {', '.join(AGENTS)}")

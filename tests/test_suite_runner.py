@@ -103,6 +103,27 @@ def test_tier_budgets_restrict_a_tier(tmp_path):
     assert w_scar > 1.7 * w_tiny
 
 
+def test_head_to_head_counts_wins_and_ties_against_the_best_outside_median():
+    from experiments.suite import _head_to_head
+
+    cfg = {"agents": ["ga", "sa", "pymoo-ga", "ng-ngopt"], "tracks": ["unseeded"], "budgets": [9]}
+    best = {  # instance -> agent -> best of each seed
+        "a": {"ga": [1, 2, 3], "sa": [5, 5, 5], "pymoo-ga": [4, 4, 4], "ng-ngopt": [3, 3, 9]},
+        "b": {"ga": [2, 2, 2], "sa": [1, 1, 1], "pymoo-ga": [2, 2, 2], "ng-ngopt": [7, 7, 7]},
+        "c": {"ga": [6, 6, 6], "sa": [6, 6, 6], "pymoo-ga": [1, 1, 1]},  # ng excluded here
+    }
+    rows = [
+        {"track": "unseeded", "budget": 9, "tier": "scar", "instance": n, "agent": a, "best": v}
+        for n, per in best.items()
+        for a, vs in per.items()
+        for v in vs
+    ]
+    md = "".join(_head_to_head(cfg, rows))
+    # medians: a: ga 2 < min(4, 3); b: ga 2 = pymoo 2, sa 1 < 2; c: both lose to pymoo's 1
+    assert "| unseeded | 9 | scar | 1 won, 1 tied of 3 | 1 won, 0 tied of 3 |" in md
+    assert _head_to_head({**cfg, "agents": ["ga", "sa"]}, rows) == []
+
+
 @pytest.mark.parametrize(
     "change, message",
     [
