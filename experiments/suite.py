@@ -83,13 +83,14 @@ def run_suite(cfg: dict, out: Path, ex=None) -> str:
     runs: dict[tuple, list[BenchmarkRun]] = {}  # (inst, track, evals, agent) -> runs
     refs: dict[str, dict] = {}
     failed: list[str] = []
-    for inst in insts:
-        p = inst.problem()
-        base = S.baseline_values(p)
-        base_name = min(base, key=base.get)
-        bound = S.lower_bound(p)
-        tasks, keys = [], []
-        for evals in tier_budgets(cfg, inst.tier):
+    # every instance at the smallest budget first, then the next: an interrupted suite has a
+    # complete leaderboard at the small budgets before the long runs start
+    problems = {inst.name: inst.problem() for inst in insts}
+    for evals in sorted(cfg["budgets"]):
+        for inst in insts:
+            if evals not in tier_budgets(cfg, inst.tier):
+                continue
+            tasks, keys = [], []
             for agent in cfg["agents"]:
                 skip = cfg["exclude"].get(agent, [])
                 if inst.name in skip or inst.tier in skip:
@@ -101,13 +102,20 @@ def run_suite(cfg: dict, out: Path, ex=None) -> str:
                     for seed in cfg["seeds"]:
                         tasks.append((agent, seed, Budget(evals=int(evals)), folder, opts))
                         keys.append((track, evals, agent))
-        results = run_tasks(p, tasks, executor, history=cfg["history"])
-        for (track, evals, agent), r in zip(keys, results):
-            if isinstance(r, TaskFailure):
-                failed.append(f"{inst.name} {agent} {track} e{evals}: {r.error}")
-                continue
-            for t in cfg["tracks"] if track == "any" else [track]:
-                runs.setdefault((inst.name, t, evals, agent), []).append(r)
+            results = run_tasks(problems[inst.name], tasks, executor, history=cfg["history"])
+            for (track, evals_, agent), r in zip(keys, results):
+                if isinstance(r, TaskFailure):
+                    failed.append(f"{inst.name} {agent} {track} e{evals_}: {r.error}")
+                    continue
+                for t in cfg["tracks"] if track == "any" else [track]:
+                    runs.setdefault((inst.name, t, evals_, agent), []).append(r)
+    order = {inst.name: i for i, inst in enumerate(insts)}  # tables and files instance by instance
+    runs = dict(sorted(runs.items(), key=lambda kv: order[kv[0][0]]))
+    for inst in insts:
+        p = problems[inst.name]
+        base = S.baseline_values(p)
+        base_name = min(base, key=base.get)
+        bound = S.lower_bound(p)
         # best known: re-verified by the reference evaluator before it is recorded
         ok = [r for (n, *_), rs in runs.items() if n == inst.name for r in rs]
         if ok:
