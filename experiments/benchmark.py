@@ -102,6 +102,24 @@ def load_finished(
     return res, hist
 
 
+def finished_run(
+    problem: Problem,
+    agent: str,
+    seed: int,
+    budget: Budget,
+    out: Path,
+    options: dict | None = None,
+    history: str = "calls",
+) -> BenchmarkRun | None:
+    """The run of ``agent`` with ``seed`` in ``out/<agent>/seed<k>`` if it finished under the
+    same resolved config (:func:`load_finished`), else ``None``; computes nothing."""
+    algo = make_agent(agent, **(options or {}))
+    found = load_finished(
+        out / agent / f"seed{seed}", run_hash(problem, algo, budget, seed), history
+    )
+    return None if found is None else BenchmarkRun(agent, seed, *found, reused=True)
+
+
 def run_one(
     problem: Problem,
     agent: str,
@@ -115,11 +133,11 @@ def run_one(
     """Run ``agent`` with ``seed`` into ``out/<agent>/seed<k>``, or reuse the run there if it
     finished under the same resolved config (:func:`load_finished`); ``progress`` and
     ``history`` as in :func:`search.run`."""
+    found = finished_run(problem, agent, seed, budget, out, options, history)
+    if found is not None:
+        return found
     d = out / agent / f"seed{seed}"
     algo = make_agent(agent, **(options or {}))
-    found = load_finished(d, run_hash(problem, algo, budget, seed), history)
-    if found is not None:
-        return BenchmarkRun(agent, seed, *found, reused=True)
     r = run(problem, algo, budget, seed=seed, log_dir=d, progress=progress, history=history)
     return BenchmarkRun(agent, seed, json.loads((d / "result.json").read_text()), r.history)
 

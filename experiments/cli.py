@@ -406,9 +406,14 @@ def cmd_run(a: argparse.Namespace) -> int:
     from experiments.runner import check_out, run_config
 
     cfg = load_config(a.config)  # fully validated before anything is written
+    if a.finished_only and (cfg["kind"] != "suite" or a.force):
+        raise ValueError(
+            f"{a.config}: --finished-only reports a suite's finished runs "
+            f"(kind suite, without --force), not kind {cfg['kind']}"
+        )
     check_out(cfg, a.out, a.force)  # another config's folder: refused before an executor starts
     with executor_from_args(a) as ex:
-        folder, md = run_config(cfg, a.out, a.force, ex)
+        folder, md = run_config(cfg, a.out, a.force, ex, a.finished_only)
     print(md)
     print(f"results in {folder}")
     print(TALLY.line())
@@ -555,6 +560,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="use a folder of another config: its runs are recomputed unless their resolved "
         "problem, agent, options, budget and seed are the same",
+    )
+    r.add_argument(
+        "--finished-only",
+        action="store_true",
+        help="kind suite: write the summary, tables and pictures of the runs already finished, "
+        "start none (a long suite part done)",
     )
     add_executor_args(r)
     r.set_defaults(func=cmd_run)

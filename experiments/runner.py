@@ -99,15 +99,26 @@ def prepare_out(cfg: dict, out: str | Path | None, force: bool) -> Path:
 
 
 def run_config(
-    cfg: dict, out: str | Path | None = None, force: bool = False, executor=None
+    cfg: dict,
+    out: str | Path | None = None,
+    force: bool = False,
+    executor=None,
+    finished_only: bool = False,
 ) -> tuple[Path, str]:
     """Run a validated config into its results folder, holding the folder's lock
     (:func:`experiments.lock.folder_lock`); :data:`experiments.benchmark.TALLY` counts the runs
-    it reused and recomputed."""
+    it reused and recomputed. ``finished_only`` (kind ``suite``): report the finished runs,
+    start none."""
+    if finished_only and (cfg["kind"] != "suite" or force):
+        raise ValueError("--finished-only reports a suite's finished runs: kind suite, no --force")
     check_out(cfg, out, force)  # refuse another config's folder before writing anything
     with folder_lock(results_folder(cfg, out)):
         folder = prepare_out(cfg, out, force)
         TALLY.reset()
+        if finished_only:
+            from .suite import run_suite
+
+            return folder, run_suite(cfg, folder, executor, finished_only=True)
         if cfg["kind"] in WHOLE_RUNNERS:  # computes and writes its own report
             return folder, WHOLE_RUNNERS[cfg["kind"]](cfg, folder, executor)
         data = KINDS[cfg["kind"]](cfg, folder, executor)

@@ -39,7 +39,7 @@ from search import Budget, agent_class, is_outside
 from search import suite as S
 
 from . import anytime as A
-from .benchmark import BenchmarkRun, run_tasks
+from .benchmark import TALLY, BenchmarkRun, finished_run, run_tasks
 from .report import md_table, write_csv
 
 ERT_GAPS = (0.05, 0.01)
@@ -66,9 +66,11 @@ def tier_budgets(cfg: dict, tier: str) -> list[int]:
     return list(cfg["tier_budgets"].get(tier, cfg["budgets"]))
 
 
-def run_suite(cfg: dict, out: Path, ex=None) -> str:
-    """Run a suite config validated by :func:`experiments.config.validate_config` into ``out`` (finished runs of the same resolved config are
-    reused: :func:`experiments.benchmark.run_one`); returns the summary markdown."""
+def run_suite(cfg: dict, out: Path, ex=None, finished_only: bool = False) -> str:
+    """Run a suite config validated by :func:`experiments.config.validate_config` into ``out``
+    (finished runs of the same resolved config are reused: :func:`experiments.benchmark.run_one`);
+    returns the summary markdown. ``finished_only``: start no run, report the finished ones
+    (the summary says how many are missing), e.g. while a long suite is only part done."""
     from search.executors import TaskFailure
 
     out = Path(out)
@@ -86,6 +88,7 @@ def run_suite(cfg: dict, out: Path, ex=None) -> str:
     # every instance at the smallest budget first, then the next: an interrupted suite has a
     # complete leaderboard at the small budgets before the long runs start
     problems = {inst.name: inst.problem() for inst in insts}
+    missing = planned = 0
     for evals in sorted(cfg["budgets"]):
         for inst in insts:
             if evals not in tier_budgets(cfg, inst.tier):
@@ -102,22 +105,36 @@ def run_suite(cfg: dict, out: Path, ex=None) -> str:
                     for seed in cfg["seeds"]:
                         tasks.append((agent, seed, Budget(evals=int(evals)), folder, opts))
                         keys.append((track, evals, agent))
-            results = run_tasks(problems[inst.name], tasks, executor, history=cfg["history"])
+            if finished_only:
+                found = [
+                    finished_run(problems[inst.name], *t, history=cfg["history"]) for t in tasks
+                ]
+                missing += sum(r is None for r in found)
+                planned += len(found)
+                keys = [k for k, r in zip(keys, found) if r is not None]
+                results = [r for r in found if r is not None]
+                TALLY.count(results)
+            else:
+                results = run_tasks(problems[inst.name], tasks, executor, history=cfg["history"])
             for (track, evals_, agent), r in zip(keys, results):
                 if isinstance(r, TaskFailure):
                     failed.append(f"{inst.name} {agent} {track} e{evals_}: {r.error}")
                     continue
                 for t in cfg["tracks"] if track == "any" else [track]:
                     runs.setdefault((inst.name, t, evals_, agent), []).append(r)
+    if finished_only:  # a group short of seeds would give a median over fewer seeds: left out
+        runs = {k: rs for k, rs in runs.items() if len(rs) == len(cfg["seeds"])}
     order = {inst.name: i for i, inst in enumerate(insts)}  # tables and files instance by instance
     runs = dict(sorted(runs.items(), key=lambda kv: order[kv[0][0]]))
     for inst in insts:
+        ok = [r for (n, *_), rs in runs.items() if n == inst.name for r in rs]
+        if not ok and finished_only:
+            continue  # nothing of this instance has run yet
         p = problems[inst.name]
         base = S.baseline_values(p)
         base_name = min(base, key=base.get)
         bound = S.lower_bound(p)
         # best known: re-verified by the reference evaluator before it is recorded
-        ok = [r for (n, *_), rs in runs.items() if n == inst.name for r in rs]
         if ok:
             top = min(ok, key=lambda r: r.result["best"])
             S.update_best_known(
@@ -175,7 +192,7 @@ def run_suite(cfg: dict, out: Path, ex=None) -> str:
     write_csv(out / "ert.csv", ert_rows)
     _plots(cfg, out, runs, refs)
     _export_ioh(out / "ioh", runs, refs, insts)
-    md = _summary(cfg, rows, ert_rows, refs, failed)
+    md = _summary(cfg, rows, ert_rows, refs, failed, (planned - missing, planned))
     write_text_atomic(out / "summary.md", md)
     return md
 
@@ -313,7 +330,15 @@ def _head_to_head(cfg: dict, rows: list[dict]) -> list[str]:
     return parts
 
 
-def _summary(cfg: dict, rows: list[dict], ert_rows: list[dict], refs: dict, failed) -> str:
+def _summary(
+    cfg: dict,
+    rows: list[dict],
+    ert_rows: list[dict],
+    refs: dict,
+    failed,
+    finished: tuple[int, int] = (0, 0),
+) -> str:
+    """The summary; ``finished`` (done, planned) when only finished runs were reported."""
     tiers_run = {r["tier"] for r in refs.values()}
     parts = [
         f"# {cfg['name']}: suite {S.SUITE_VERSION}\n",
@@ -328,6 +353,13 @@ def _summary(cfg: dict, rows: list[dict], ert_rows: list[dict], refs: dict, fail
         "gap to the optimum). Medians over seeds, then over instances. `evals` is what the "
         "agent actually used.\n",
     ]
+    if finished[0] < finished[1]:
+        parts.append(
+            f"**Partial report: {finished[0]} of {finished[1]} runs finished** (the others have "
+            "not run yet; made with `--finished-only`). Only agents whose runs finished for every "
+            "seed on an instance, track and budget are reported there; a section, table or cell "
+            "exists only where they did.\n"
+        )
     tiers = list(dict.fromkeys(r["tier"] for r in rows))
     for track in cfg["tracks"]:
         for evals in cfg["budgets"]:

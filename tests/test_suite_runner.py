@@ -103,6 +103,34 @@ def test_tier_budgets_restrict_a_tier(tmp_path):
     assert w_scar > 1.7 * w_tiny
 
 
+def test_finished_only_reports_finished_runs_and_starts_none(tmp_path, capsys):
+    from experiments.cli import main
+
+    cfg = {**CFG, "agents": ["random", "ga"], "tracks": ["unseeded"]}
+    run_suite(validate_config(dict(cfg)), tmp_path)
+    gone = tmp_path / "runs" / INST / "e120" / "unseeded" / "ga" / "seed1" / "result.json"
+    gone.unlink()  # one ga run not finished yet
+    TALLY.reset()
+    md = run_suite(validate_config(dict(cfg)), tmp_path, finished_only=True)
+    assert TALLY.recomputed == 0 and not gone.exists()
+    assert "**Partial report: 3 of 4 runs finished**" in md
+    rows = list(csv.DictReader((tmp_path / "results.csv").open()))
+    assert {r["agent"] for r in rows} == {"random"}  # ga, short of a seed, is left out
+    # from the command line, and refused for other kinds
+    y = tmp_path / "s.yaml"
+    y.write_text(json.dumps({**cfg, "out": str(tmp_path)}))
+    assert main(["run", str(y), "--out", str(tmp_path), "--finished-only"]) == 0
+    assert "runs: 3 reused, 0 recomputed" in capsys.readouterr().out and not gone.exists()
+    b = tmp_path / "b.yaml"
+    b.write_text(
+        "name: b\nkind: search\nworkload: {scenario: seed}\nmcm: {pattern: het-sides}\nagents: [random]\nbudget: {evals: 10}\n"
+    )
+    assert main(["run", str(b), "--out", str(tmp_path / "b"), "--finished-only"]) == 2
+    err = capsys.readouterr().err
+    assert "--finished-only reports a suite's finished runs" in err and err.count("\n") == 1
+    assert not (tmp_path / "b").exists()
+
+
 def test_head_to_head_counts_wins_and_ties_against_the_best_outside_median():
     from experiments.suite import _head_to_head
 
