@@ -89,6 +89,7 @@ def run_suite(cfg: dict, out: Path, ex=None, finished_only: bool = False) -> str
     # complete leaderboard at the small budgets before the long runs start
     problems = {inst.name: inst.problem() for inst in insts}
     missing = planned = 0
+    complete: set[tuple] = set()  # (instance, track, budget) whose runs all finished
     for evals in sorted(cfg["budgets"]):
         for inst in insts:
             if evals not in tier_budgets(cfg, inst.tier):
@@ -111,6 +112,8 @@ def run_suite(cfg: dict, out: Path, ex=None, finished_only: bool = False) -> str
                 ]
                 missing += sum(r is None for r in found)
                 planned += len(found)
+                if all(r is not None for r in found):
+                    complete.update((inst.name, t, evals) for t in cfg["tracks"])
                 keys = [k for k, r in zip(keys, found) if r is not None]
                 results = [r for r in found if r is not None]
                 TALLY.count(results)
@@ -122,8 +125,8 @@ def run_suite(cfg: dict, out: Path, ex=None, finished_only: bool = False) -> str
                     continue
                 for t in cfg["tracks"] if track == "any" else [track]:
                     runs.setdefault((inst.name, t, evals_, agent), []).append(r)
-    if finished_only:  # a group short of seeds would give a median over fewer seeds: left out
-        runs = {k: rs for k, rs in runs.items() if len(rs) == len(cfg["seeds"])}
+    if finished_only:  # an instance, track and budget is reported only when every run finished
+        runs = {k: rs for k, rs in runs.items() if k[:3] in complete}
     order = {inst.name: i for i, inst in enumerate(insts)}  # tables and files instance by instance
     runs = dict(sorted(runs.items(), key=lambda kv: order[kv[0][0]]))
     for inst in insts:
@@ -185,6 +188,10 @@ def run_suite(cfg: dict, out: Path, ex=None, finished_only: bool = False) -> str
                         "evals_to_1pct": A.hitting_time(r.history, best_known * 1.01),
                     }
                 )
+    if not rows and finished_only:
+        raise ValueError(
+            f"{out}: no instance has every run finished at any budget yet: nothing to report"
+        )
     if not rows:
         raise RuntimeError(f"every suite run failed; first: {failed[0] if failed else '-'}")
     write_csv(out / "results.csv", rows)
@@ -356,9 +363,9 @@ def _summary(
     if finished[0] < finished[1]:
         parts.append(
             f"**Partial report: {finished[0]} of {finished[1]} runs finished** (the others have "
-            "not run yet; made with `--finished-only`). Only agents whose runs finished for every "
-            "seed on an instance, track and budget are reported there; a section, table or cell "
-            "exists only where they did.\n"
+            "not run yet; made with `--finished-only`). An instance is reported at a budget only "
+            "when every agent's runs finished there, for every seed and track; a section, table "
+            "or cell exists only where they did.\n"
         )
     tiers = list(dict.fromkeys(r["tier"] for r in rows))
     for track in cfg["tracks"]:

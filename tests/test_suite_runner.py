@@ -106,21 +106,26 @@ def test_tier_budgets_restrict_a_tier(tmp_path):
 def test_finished_only_reports_finished_runs_and_starts_none(tmp_path, capsys):
     from experiments.cli import main
 
-    cfg = {**CFG, "agents": ["random", "ga"], "tracks": ["unseeded"]}
+    cfg = {**CFG, "agents": ["random", "ga"], "tracks": ["unseeded"], "budgets": [60, 120]}
     run_suite(validate_config(dict(cfg)), tmp_path)
     gone = tmp_path / "runs" / INST / "e120" / "unseeded" / "ga" / "seed1" / "result.json"
-    gone.unlink()  # one ga run not finished yet
+    gone.unlink()  # one ga run at 120 evaluations not finished yet
     TALLY.reset()
     md = run_suite(validate_config(dict(cfg)), tmp_path, finished_only=True)
     assert TALLY.recomputed == 0 and not gone.exists()
-    assert "**Partial report: 3 of 4 runs finished**" in md
+    assert "**Partial report: 7 of 8 runs finished**" in md
     rows = list(csv.DictReader((tmp_path / "results.csv").open()))
-    assert {r["agent"] for r in rows} == {"random"}  # ga, short of a seed, is left out
+    # ga is short of a seed at 120: the instance is reported at 60 only, for every agent
+    assert {(r["agent"], r["budget"]) for r in rows} == {("random", "60"), ("ga", "60")}
+    for f in (tmp_path / "runs" / INST / "e60").rglob("result.json"):
+        f.unlink()
+    with pytest.raises(ValueError, match="no instance has every run finished"):
+        run_suite(validate_config(dict(cfg)), tmp_path, finished_only=True)
     # from the command line, and refused for other kinds
     y = tmp_path / "s.yaml"
     y.write_text(json.dumps({**cfg, "out": str(tmp_path)}))
-    assert main(["run", str(y), "--out", str(tmp_path), "--finished-only"]) == 0
-    assert "runs: 3 reused, 0 recomputed" in capsys.readouterr().out and not gone.exists()
+    assert main(["run", str(y), "--out", str(tmp_path), "--finished-only"]) == 2
+    assert "nothing to report" in capsys.readouterr().err and not gone.exists()
     b = tmp_path / "b.yaml"
     b.write_text(
         "name: b\nkind: search\nworkload: {scenario: seed}\nmcm: {pattern: het-sides}\nagents: [random]\nbudget: {evals: 10}\n"
