@@ -234,8 +234,9 @@ def _plots(cfg: dict, out: Path, runs: dict, refs: dict) -> None:
 
     (out / "curves").mkdir(parents=True, exist_ok=True)
     tracks = cfg["tracks"]
+    ran = {(k[0], k[2]) for k in runs}  # (instance, budget) with runs (a partial report: not all)
     for inst, ref in refs.items():
-        top = max(tier_budgets(cfg, ref["tier"]))
+        top = max(b for b in tier_budgets(cfg, ref["tier"]) if (inst, b) in ran)
         fig, axes = plt.subplots(len(tracks), 2, figsize=(11, 3.6 * len(tracks)), squeeze=False)
         for i, track in enumerate(tracks):
             curves = {
@@ -253,7 +254,7 @@ def _plots(cfg: dict, out: Path, runs: dict, refs: dict) -> None:
         A.save(fig, out / "curves" / f"{inst}.png")
     for tier in dict.fromkeys(r["tier"] for r in refs.values()):
         names = [n for n, r in refs.items() if r["tier"] == tier]
-        budgets = tier_budgets(cfg, tier)
+        budgets = [b for b in tier_budgets(cfg, tier) if any((n, b) in ran for n in names)]
         fig, axes = plt.subplots(
             len(tracks),
             len(budgets),
