@@ -276,7 +276,7 @@ def _plots(cfg: dict, out: Path, runs: dict, refs: dict) -> None:
                     axes[i, j],
                     curves,
                     "evals",
-                    f"{tier} ({len(names)} instances), {track}, {evals} evals: targets "
+                    f"{tier} ({sum((n, evals) in ran for n in names)} instances), {track}, {evals} evals: targets "
                     "best known x (1 + 1..0.001, 0)",
                 )
         axes[0, 0].legend(fontsize=7)
