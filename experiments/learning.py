@@ -27,14 +27,20 @@ def read_learning(run_dir: str | Path) -> list[dict]:
     path = Path(run_dir) / LEARNING_FILE
     if not path.is_file():
         raise ValueError(f"{path}: no such file (runs of the RL agents with a log_dir write it)")
+    return read_records(path, "evals", "learning")
+
+
+def read_records(path: Path, field: str, kind: str) -> list[dict]:
+    """The JSON objects of a JSONL file, each needing ``field``; ``ValueError`` naming the file
+    and line otherwise (``kind`` names the record in the message)."""
     out = []
     for i, line in enumerate(path.read_text().splitlines(), 1):
         try:
             rec = json.loads(line)
         except json.JSONDecodeError as err:
             raise ValueError(f"{path} line {i}: not JSON ({err.msg})") from err
-        if not isinstance(rec, dict) or "evals" not in rec:
-            raise ValueError(f"{path} line {i}: a learning record needs the field 'evals'")
+        if not isinstance(rec, dict) or field not in rec:
+            raise ValueError(f"{path} line {i}: a {kind} record needs the field {field!r}")
         out.append(rec)
     return out
 

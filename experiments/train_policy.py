@@ -39,6 +39,7 @@ from costmodel.files import AtomicFile, write_text_atomic
 from costmodel.zoo import MODELS, SCENARIOS, build_model
 from search import Budget, run
 
+from .learning import read_records
 from .plots import _save, check_picture_path, plt
 
 PATTERNS = ("het-sides", "het-cross", "het-checkerboard", "homo-ws", "homo-os")
@@ -145,19 +146,6 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _read_log(path: Path) -> list[dict[str, Any]]:
-    out = []
-    for i, line in enumerate(path.read_text().splitlines(), 1):
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise ValueError(f"{path} line {i}: not JSON ({err.msg})") from err
-        if not isinstance(rec, dict) or "problem" not in rec:
-            raise ValueError(f"{path} line {i}: a training record needs the field 'problem'")
-        out.append(rec)
-    return out
-
-
 def resume_point(cfg: TrainPolicyConfig, out: Path, log_path: Path) -> list[dict[str, Any]]:
     """The records of the problems a previous training of ``cfg`` finished, checked against the
     checkpoint at ``out``: each record carries the checkpoint's SHA-256 after its problem, the log
@@ -167,7 +155,7 @@ def resume_point(cfg: TrainPolicyConfig, out: Path, log_path: Path) -> list[dict
     if not log_path.is_file() or not out.is_file():
         missing = log_path if not log_path.is_file() else out
         raise ValueError(f"{missing}: no such file to resume from")
-    recs = _read_log(log_path)
+    recs = read_records(log_path, "problem", "training")
     if not recs:
         raise ValueError(
             f"{log_path}: the log is empty (nothing to resume: train without --resume)"
