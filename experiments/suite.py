@@ -302,6 +302,15 @@ def _median(rows: list[dict], key: str) -> float:
     return float(np.median([r[key] for r in rows])) if rows else float("nan")
 
 
+def _medians(rows: list[dict], agents: list[str], insts: list[str]) -> dict[tuple, float]:
+    """Median best per (agent, instance) over ``rows`` (nan where an agent has none)."""
+    return {
+        (a, n): _median([r for r in rows if r["agent"] == a and r["instance"] == n], "best")
+        for a in agents
+        for n in insts
+    }
+
+
 def _head_to_head(cfg: dict, rows: list[dict]) -> list[str]:
     """Per track and budget, on how many instances of each tier each of the project's agents has
     a lower median than every outside optimizer in the run (issue 12's bar for GA and SA)."""
@@ -319,13 +328,7 @@ def _head_to_head(cfg: dict, rows: list[dict]) -> list[str]:
             sub = [r for r in rows if r["track"] == track and r["budget"] == evals]
             for tier in dict.fromkeys(r["tier"] for r in sub):
                 insts = list(dict.fromkeys(r["instance"] for r in sub if r["tier"] == tier))
-                med = {
-                    (a, n): _median(
-                        [r for r in sub if r["agent"] == a and r["instance"] == n], "best"
-                    )
-                    for a in cfg["agents"]
-                    for n in insts
-                }
+                med = _medians(sub, cfg["agents"], insts)
                 ref = {n: [med[(b, n)] for b in outside if np.isfinite(med[(b, n)])] for n in insts}
                 insts = [n for n in insts if ref[n]]  # some outside optimizer ran there
                 row: dict[str, Any] = {"track": track, "budget": evals, "tier": tier}
@@ -384,13 +387,7 @@ def _summary(
                     continue
                 table = []
                 insts = list(dict.fromkeys(r["instance"] for r in sub))
-                med = {
-                    (a, n): _median(
-                        [r for r in sub if r["agent"] == a and r["instance"] == n], "best"
-                    )
-                    for a in cfg["agents"]
-                    for n in insts
-                }
+                med = _medians(sub, cfg["agents"], insts)
                 for a in cfg["agents"]:
                     mine = [r for r in sub if r["agent"] == a]
                     if not mine:
