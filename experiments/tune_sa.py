@@ -120,7 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     if a.seeds < 1 or any(b < 1 for b in a.budgets):
         print("tune_sa: --seeds and --budgets must be positive", file=sys.stderr)
         return 2
-    write_text_atomic(Path(a.out), table(medians(sorted(a.budgets), a.seeds), a.seeds))
+    out = Path(a.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(out, table(medians(sorted(a.budgets), a.seeds), a.seeds))
     return 0
 
 

@@ -18,9 +18,11 @@ layers needs hundreds of moves to improve, so every chain added divides the step
 and a reheat that restarts chains from random starts throws their progress away. Chosen on six
 instances outside the benchmark suite (sc6 4x4 checkerboard EDP, sc7 3x3 cross latency, sc9 6x6
 sides throughput, sc5x2 8x8 cross latency, sc5x4 12x12 checkerboard EDP, nine AR/VR models on 10x10
-sides EDP; unseeded, seeds 0-2): against the old 8 chains and 4 reheats, the median objective fell
-by 26-54% at 2,000 evaluations on all six and by 26-40% at 20,000 on the two measured there (one
-chain: worse on one of the two at 20,000; four: in between). ``docs/design.md`` has the table.
+sides EDP; unseeded, seeds 0-2; ``python -m experiments.tune_sa``): against the old 8 chains and
+4 reheats, two chains lowered the median objective by 26-54% at 2,000 evaluations on all six and
+by 26-40% at 20,000 on the two run there. One chain was better still at 2,000 on five of the six
+but 22% worse than two on sc7 at 20,000; two is best or second best everywhere.
+``docs/results/tuning/sa-defaults.md`` has the table.
 """
 
 from __future__ import annotations
