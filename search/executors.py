@@ -70,8 +70,8 @@ def share_cores(threads: int) -> None:
     workers run ``w x cores`` threads, and every parallel kernel launch waits for threads that
     have no core (measured on 2 cores, 2 workers: ~13 ms per call whatever the batch size,
     against 0.2-4 ms with one thread each; NGOpt, which evaluates one schedule at a time, took
-    19.8 s for 2,000 evaluations on sc1 3x3 instead of 10.7 s). Results are unchanged: rows are evaluated independently. A
-    ``NUMBA_NUM_THREADS`` set by the user is kept."""
+    19.8 s for 2,000 evaluations on sc1 3x3 instead of 10.7 s). Results are unchanged: rows are
+    evaluated independently. A ``NUMBA_NUM_THREADS`` set by the user is kept."""
     threads = max(1, int(threads))
     if "NUMBA_NUM_THREADS" in os.environ:
         return
