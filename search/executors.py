@@ -64,17 +64,16 @@ class SerialExecutor:
 
 
 def share_cores(threads: int) -> None:
-    """Limit this process's compiled evaluator (numba) to ``threads`` threads.
+    """Limit this process's compiled evaluator (numba) to ``threads`` threads
+    (:func:`threads_per_worker`).
 
     Why: each worker of a pool would otherwise start one numba thread per core, so ``w``
     workers run ``w x cores`` threads, and every parallel kernel launch waits for threads that
     have no core (measured on 2 cores, 2 workers: ~13 ms per call whatever the batch size,
     against 0.2-4 ms with one thread each; NGOpt, which evaluates one schedule at a time, took
     19.8 s for 2,000 evaluations on sc1 3x3 instead of 10.7 s). Results are unchanged: rows are
-    evaluated independently. A ``NUMBA_NUM_THREADS`` set by the user is kept."""
+    evaluated independently."""
     threads = max(1, int(threads))
-    if "NUMBA_NUM_THREADS" in os.environ:
-        return
     os.environ["NUMBA_NUM_THREADS"] = str(threads)
     numba = sys.modules.get("numba")
     if numba is not None:  # already imported here: its thread count is read at launch
@@ -82,7 +81,10 @@ def share_cores(threads: int) -> None:
 
 
 def threads_per_worker(workers: int) -> int:
-    """The cores of this machine shared among ``workers`` local workers (at least one each)."""
+    """The numba threads of each of ``workers`` local workers: the ``NUMBA_NUM_THREADS`` the
+    user set, else this machine's cores shared among them (at least one each)."""
+    if "NUMBA_NUM_THREADS" in os.environ:
+        return max(1, int(os.environ["NUMBA_NUM_THREADS"]))
     return max(1, (os.cpu_count() or 1) // max(1, workers))
 
 
@@ -153,13 +155,12 @@ class DaskExecutor(SerialExecutor):
         else:
             # local workers share this machine's cores (share_cores; a remote cluster's are
             # its own), also a worker the nanny restarts
-            threads = threads_per_worker(workers or 2)
             self.cluster = LocalCluster(
                 n_workers=workers or 2,
                 threads_per_worker=1,
                 processes=True,
                 dashboard_address=None,
-                env={"NUMBA_NUM_THREADS": os.environ.get("NUMBA_NUM_THREADS", str(threads))},
+                env={"NUMBA_NUM_THREADS": str(threads_per_worker(workers or 2))},
             )
             self.client = Client(self.cluster)
         self.workers = max(1, len(self.client.scheduler_info().get("workers", {})))

@@ -44,14 +44,18 @@ def _numba_threads(problem, x):
     return numba.get_num_threads()
 
 
-def test_process_workers_share_the_cores():
+def _assert_two_workers_share_the_cores(ex) -> None:
     """Two workers on a machine with c cores run c // 2 numba threads each (at least one), not
     c each: oversubscribed kernel launches cost ~13 ms a call on 2 cores."""
     if "NUMBA_NUM_THREADS" in os.environ:
         pytest.skip("NUMBA_NUM_THREADS set by the user is kept")
-    with make_executor("process", workers=2) as p:
-        got = p.map(_numba_threads, [0, 1], shared=tiny())
+    got = ex.map(_numba_threads, [0, 1], shared=tiny())
     assert got == [max(1, (os.cpu_count() or 1) // 2)] * 2
+
+
+def test_process_workers_share_the_cores():
+    with make_executor("process", workers=2) as p:
+        _assert_two_workers_share_the_cores(p)
 
 
 def test_bad_executor_names():
@@ -135,10 +139,7 @@ def test_dask_population_chunks_identical(dask_ex):
 
 
 def test_dask_local_workers_share_the_cores(dask_ex):
-    if "NUMBA_NUM_THREADS" in os.environ:
-        pytest.skip("NUMBA_NUM_THREADS set by the user is kept")
-    got = dask_ex.map(_numba_threads, [0, 1], shared=tiny())
-    assert got == [max(1, (os.cpu_count() or 1) // 2)] * 2
+    _assert_two_workers_share_the_cores(dask_ex)
 
 
 def test_dead_worker_is_reported_and_finished_tasks_kept(dask_ex):
