@@ -42,8 +42,10 @@ class AtomicFile:
 
     def discard(self) -> None:
         """Close and delete the temporary file; ``path`` is left as it was."""
-        self.file.close()
-        self.tmp.unlink(missing_ok=True)
+        try:
+            self.file.close()
+        finally:  # also when the close is interrupted (Ctrl-C) or fails
+            self.tmp.unlink(missing_ok=True)
 
     def __enter__(self) -> IO:
         return self.file

@@ -54,24 +54,29 @@ def run(
     if options and not isinstance(algorithm, str):
         raise ValueError("pass options to the agent's constructor, not to run()")
     rng = np.random.default_rng(seed)
-    ev = Evaluator(
-        problem,
-        budget,
-        log_dir,
-        executor=executor,
-        chunks=getattr(executor, "workers", 2) or 2,
-        progress=progress,
-        history=history,
-    )
     key = run_hash(problem, agent, budget, seed) if log_dir is not None else None  # before search
+    # the evaluator opens history.jsonl's temporary file: made inside the try, so that a Ctrl-C
+    # at any point after it exists still removes it
+    ev: Evaluator | None = None
     ok = False
     try:
+        ev = Evaluator(
+            problem,
+            budget,
+            log_dir,
+            executor=executor,
+            chunks=getattr(executor, "workers", 2) or 2,
+            progress=progress,
+            history=history,
+        )
         agent.search(problem, ev, rng)
         ok = True
     except BudgetExhausted:
         ok = True
     finally:
-        ev.close(ok)
+        if ev is not None:
+            ev.close(ok)
+    assert ev is not None  # the try either made it or raised
     if ev.best_genome is None:
         raise ValueError(f"agent {agent.name!r} evaluated no schedule within the budget")
     schedule = problem.decode(ev.best_genome)

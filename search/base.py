@@ -195,11 +195,16 @@ class Evaluator:
         """End the history (in improvements mode the last call's record is written first): with
         ``ok`` it replaces ``history.jsonl`` whole, else it is dropped (its temporary file
         deleted, history.jsonl left as it was)."""
-        if self._pending is not None:
-            self._write(self._pending)
-        log, self._log = self._log, None
-        if log is not None:
-            log.commit() if ok else log.discard()
+        try:
+            if self._pending is not None:
+                self._write(self._pending)
+        except BaseException:
+            ok = False  # a history without its last record is not committed
+            raise
+        finally:
+            log, self._log = self._log, None
+            if log is not None:
+                log.commit() if ok else log.discard()
 
 
 @dataclass

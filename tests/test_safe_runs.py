@@ -71,6 +71,59 @@ def test_failed_search_leaves_no_history_or_result(tmp_path):
     assert sorted(x.name for x in tmp_path.iterdir()) == []
 
 
+class _Twice(Algorithm):
+    """Evaluates one schedule twice: the second call improves nothing, so in improvements mode
+    its record is written only when the history is closed."""
+
+    name = "twice"
+
+    def search(self, problem, ev, rng):
+        g = problem.sample(1, rng)
+        ev(g)
+        ev(g)
+
+
+@pytest.mark.parametrize("where", ["hash", "search", "close"])
+def test_ctrl_c_anywhere_in_a_run_leaves_no_temporary_file(tmp_path, monkeypatch, where):
+    # CI once found a .history.jsonl.*.tmp left by a Ctrl-C that came while the run was hashed,
+    # after the history's temporary file was opened and before the try that removes it
+    from search.base import Evaluator
+
+    p = Problem(scenario("seed"), mcm("het-sides", 2, 2))
+    write = Evaluator._write
+
+    def interrupted(self, rec):
+        if (
+            where == "search" or self._pending is rec
+        ):  # "close": the last record, written at the end
+            raise KeyboardInterrupt
+        write(self, rec)
+
+    def hash_interrupted(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Evaluator, "_write", interrupted)
+    if where == "hash":
+        monkeypatch.setattr("search.api.run_hash", hash_interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run(p, _Twice(), Budget(evals=50), log_dir=tmp_path, history="improvements")
+    assert list(tmp_path.iterdir()) == []
+
+
+class _InterruptedClose:
+    def close(self):
+        raise KeyboardInterrupt
+
+
+def test_interrupted_discard_still_removes_the_temporary_file(tmp_path):
+    f = atomic_open(tmp_path / "r.json")
+    real, f.file = f.file, _InterruptedClose()
+    with pytest.raises(KeyboardInterrupt):
+        f.discard()
+    real.close()
+    assert list(tmp_path.iterdir()) == []
+
+
 # --- reruns: reuse only what is complete and from the same config ---------------------------
 def test_torn_results_are_recomputed(tmp_path, capsys):
     cfg, out = _config(tmp_path), tmp_path / "r"
