@@ -11,7 +11,10 @@ then "``n``" below reads "``N``", and docs/environment.md gives the whole layout
 - ``c < n`` puts the current layer on chiplet ``c`` in its model's current window;
 - ``n`` closes the current model's window: its next layers go to the next window. Valid only when
   the model already has a layer in its current window and that window is not the last
-  (``max_windows - 1``); :meth:`MappingEnv.action_masks` says so for MaskablePPO.
+  (``max_windows - 1``); :meth:`MappingEnv.action_masks` says so for MaskablePPO. With
+  ``empty_windows=True`` a window may also be closed empty (a model can start in a later window
+  or skip one, as genomes can): then every genome has an action sequence
+  (:meth:`MappingEnv.actions_for`), which imitation of searched schedules needs.
 
 Micro-batch. Every window of model ``m`` uses one micro-batch size, chosen by the option
 ``micro_batch``: ``"min"`` (default) = the smallest divisor of the batch (1, the most pipelining),
@@ -123,6 +126,7 @@ class MappingEnv(gym.Env):
         pad_chiplets: int | None = None,
         pad_models: int | None = None,
         pad_micro_batches: int | None = None,
+        empty_windows: bool = False,
     ) -> None:
         if obs not in OBSERVATIONS:
             raise ValueError(f"obs must be one of {OBSERVATIONS}, got {obs!r}")
@@ -134,6 +138,9 @@ class MappingEnv(gym.Env):
             raise ValueError(f"invalid_penalty must be a number >= 0, got {invalid_penalty!r}")
         if not invalid_penalty >= 0:
             raise ValueError(f"invalid_penalty must be a number >= 0, got {invalid_penalty!r}")
+        if not isinstance(empty_windows, bool):
+            raise ValueError(f"empty_windows must be true or false, got {empty_windows!r}")
+        self.empty_windows = empty_windows
         p = build_problem(problem, scenario, pattern, rows, cols, objective, max_windows)
         self.problem, self.micro_batch, self.shaped = p, micro_batch, bool(shaped)
         self.invalid_penalty, self.render_mode = float(invalid_penalty), render_mode
@@ -240,12 +247,60 @@ class MappingEnv(gym.Env):
         if self._done or self._k >= self.L:
             return mask
         m = self._model[self._layer()]
-        mask[self.slots] = bool(self._in_window[m] > 0 and self._cw[m] < self.W - 1)
+        mask[self.slots] = self.can_close(m)
         if self.mb_slots and self._in_window[m] == 0 and not self._mb_set[m]:
             k = min(int(self._n_opts[m]), self.mb_slots)
             mask[self.slots + 1 : self.slots + 1 + k] = True
             mask[self.slots + 1 + int(self._mb[m, self._cw[m]])] = False
         return mask
+
+    def can_close(self, m: int) -> bool:
+        """Whether model ``m``'s current window may be closed now (see the action layout)."""
+        return bool(
+            (self.empty_windows or self._in_window[m] > 0) and self._cw[m] < self.W - 1
+        )
+
+    def actions_for(self, genome) -> list[int]:
+        """The actions that build ``genome`` from a fresh episode (the schedule's canonical form:
+        ``problem.canonical``), in this environment's layer order: closes to reach each layer's
+        window, a micro-batch action before a window's first layer where the genome's option
+        differs from the default (``micro_batch="choose"``), the layer's chiplet. ``ValueError``
+        when the genome has no such sequence here: an empty window without ``empty_windows``, or
+        a micro-batch other than the default without ``micro_batch="choose"``."""
+        p = self.problem
+        g = p.canonical(np.asarray(genome, dtype=np.int64).reshape(1, -1))[0]
+        if len(g) != p.genome_length:
+            raise ValueError(f"genome length {len(g)} != the problem's {p.genome_length}")
+        chip, win = g[: self.L], g[self.L : 2 * self.L]
+        mb = g[2 * self.L :].reshape(self.M, self.W)
+        default = self.features.mb_index
+        cw = np.zeros(self.M, dtype=np.int64)
+        opened = np.zeros(self.M, dtype=bool)
+        actions: list[int] = []
+        for layer in self.features.order:
+            m, w = int(self._model[layer]), int(win[layer])
+            if not self.empty_windows and not (w == cw[m] or (w == cw[m] + 1 and opened[m])):
+                raise ValueError(
+                    f"model {m} leaves window {cw[m]} empty before layer {int(layer)}: "
+                    "needs empty_windows=True"
+                )
+            actions += [self.slots] * int(w - cw[m])
+            if w > cw[m]:
+                cw[m], opened[m] = w, False
+            if not opened[m] and mb[m, w] != default[m]:
+                if not self.mb_slots:
+                    raise ValueError(
+                        f"model {m} window {w} uses micro-batch option {int(mb[m, w])}, "
+                        f"not the default {int(default[m])}: needs micro_batch='choose'"
+                    )
+                if mb[m, w] >= self.mb_slots:
+                    raise ValueError(
+                        f"micro-batch option {int(mb[m, w])} >= pad_micro_batches {self.mb_slots}"
+                    )
+                actions.append(self.slots + 1 + int(mb[m, w]))
+            opened[m] = True
+            actions.append(int(chip[layer]))
+        return actions
 
     def clone(self) -> MappingEnv:
         """A fresh copy sharing every static array (cost tables, features, reference) but with
@@ -254,6 +309,11 @@ class MappingEnv(gym.Env):
         c._np_random = None
         c._clear()
         return c
+
+    def observation(self):
+        """The current observation (what :meth:`reset` and :meth:`step` return), e.g. after
+        :meth:`advance`."""
+        return self._obs()
 
     def genome(self) -> np.ndarray:
         """The flat genome of the schedule so far (unplaced layers have chiplet/window -1)."""

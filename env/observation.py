@@ -197,7 +197,7 @@ class DictObservation:
             layer_vec[j + 4] = w / (e.W - 1) if e.W > 1 else 0.5
             open_ = e._in_window[m] > 0
             layer_vec[j + 5] = float(open_)
-            layer_vec[j + 6] = float(open_ and w < e.W - 1)  # as action_masks() says
+            layer_vec[j + 6] = float(e.can_close(m))  # as action_masks() says
             layer_vec[j + 7] = float(
                 bool(e.mb_slots) and not open_ and not e._mb_set[m] and e._n_opts[m] > 1
             )

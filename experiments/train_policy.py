@@ -28,62 +28,31 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field
 
-from costmodel import Problem, Workload, mcm
-from costmodel.config import read_yaml
 from costmodel.files import AtomicFile, write_text_atomic
-from costmodel.zoo import MODELS, SCENARIOS, build_model
 from search import Budget, run
 
+from .generated import ProblemDistribution, draw, draw_problem
+from .generated import load_config as load_model_config
 from .learning import read_records
 from .plots import _save, check_picture_path, plt
 
-PATTERNS = ("het-sides", "het-cross", "het-checkerboard", "homo-ws", "homo-os")
+__all__ = ["TrainPolicyConfig", "draw_problem", "load_config", "train"]
 
 
-class TrainPolicyConfig(BaseModel):
+class TrainPolicyConfig(ProblemDistribution):
     """The problem distribution and the training budget (every key optional)."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    seed: Annotated[int, Field(ge=0)] = 0
-    problems: Annotated[int, Field(gt=0, le=100_000)] = 150
     evals_per_problem: Annotated[int, Field(gt=0, le=1_000_000)] = 500
-    models: list[str] = Field(default_factory=lambda: sorted(MODELS))
-    models_per_mix: Annotated[list[int], Field(min_length=2, max_length=2)] = [2, 4]
-    batches: list[Annotated[int, Field(gt=0, le=256)]] = Field(
-        default_factory=lambda: [1, 2, 4, 8, 16, 32]
-    )
-    mesh_sides: Annotated[list[int], Field(min_length=2, max_length=2)] = [2, 6]
-    patterns: list[str] = Field(default_factory=lambda: list(PATTERNS))
-    objectives: list[Literal["edp", "latency", "energy", "throughput"]] = Field(
-        default_factory=lambda: ["edp"]
-    )
     seeded_share: Annotated[float, Field(ge=0, le=1)] = 0.5
     agent_options: dict[str, Any] = Field(default_factory=dict)
 
     def model_post_init(self, _: Any) -> None:
-        bad = [m for m in self.models if m not in MODELS]
-        if bad:
-            raise ValueError(f"models: unknown {bad}; allowed: {', '.join(sorted(MODELS))}")
-        bad = [p for p in self.patterns if p not in PATTERNS]
-        if bad:
-            raise ValueError(f"patterns: unknown {bad}; allowed: {', '.join(PATTERNS)}")
-        lo, hi = self.models_per_mix
-        if not 1 <= lo <= hi <= 8:
-            raise ValueError(f"models_per_mix: need 1 <= low <= high <= 8, got {lo}, {hi}")
-        if self.models_per_mix[1] > len(self.models):
-            raise ValueError(
-                f"models_per_mix: a mix of {self.models_per_mix[1]} models needs as many "
-                f"models, got {len(self.models)}"
-            )
-        lo, hi = self.mesh_sides
-        if not 1 <= lo <= hi <= 16:
-            raise ValueError(f"mesh_sides: need 1 <= low <= high <= 16, got {lo}, {hi}")
+        super().model_post_init(_)
         reserved = {"seed_baselines", "checkpoint", "resume"} & set(self.agent_options)
         if reserved:
             raise ValueError(f"agent_options: {sorted(reserved)} are set by the training itself")
@@ -94,47 +63,7 @@ class TrainPolicyConfig(BaseModel):
 
 def load_config(path: str | Path) -> TrainPolicyConfig:
     """The validated config; ``ValueError`` naming the file and the field."""
-    raw = read_yaml(path) or {}
-    try:
-        return TrainPolicyConfig.model_validate(raw)
-    except ValidationError as err:
-        e = err.errors()[0]
-        field = ".".join(str(x) for x in e["loc"]) or "(top level)"
-        raise ValueError(f"{path}: {field}: {e['msg']}") from None
-
-
-def _named_mixes() -> set[tuple[tuple[str, int], ...]]:
-    return {tuple(sorted(v)) for v in SCENARIOS.values()}
-
-
-def draw_problem(cfg: TrainPolicyConfig, rng: np.random.Generator) -> tuple[Problem, str]:
-    """One problem of the distribution and a one-line description (never a named scenario)."""
-    mix, hw, objective, desc = _draw(cfg, rng)
-    work = Workload([build_model(n, batch=b) for n, b in mix])
-    return Problem(work, hw, objective=objective), desc
-
-
-def _draw(cfg: TrainPolicyConfig, rng: np.random.Generator):
-    """The random draws of one problem (mix, MCM, objective, description), without building it
-    (a resumed training replays the draws of the problems it has done)."""
-    named = _named_mixes()
-    while True:
-        k = int(rng.integers(cfg.models_per_mix[0], cfg.models_per_mix[1] + 1))
-        names = [str(x) for x in rng.choice(cfg.models, size=k, replace=False)]
-        mix = tuple(sorted((n, int(rng.choice(cfg.batches))) for n in names))
-        if mix not in named:
-            break
-    while True:  # a pattern the mesh cannot hold (het-cross below 3x3) is redrawn with its mesh
-        rows, cols = (int(x) for x in rng.integers(cfg.mesh_sides[0], cfg.mesh_sides[1] + 1, 2))
-        pattern = str(rng.choice(cfg.patterns))
-        try:
-            hw = mcm(pattern, rows, cols)
-            break
-        except ValueError:
-            continue
-    objective = str(rng.choice(cfg.objectives))
-    desc = f"{'+'.join(f'{n}x{b}' for n, b in mix)} on {rows}x{cols} {pattern}, {objective}"
-    return mix, hw, objective, desc
+    return load_model_config(path, TrainPolicyConfig)
 
 
 def config_digest(cfg: TrainPolicyConfig) -> str:
@@ -203,7 +132,7 @@ def train(
                 raise ValueError("resuming a training needs its --log")
             records = resume_point(cfg, out, log_path)
             for _ in records:  # the problems done: their draws, not their runs
-                _draw(cfg, rng)
+                draw(cfg, rng)
                 rng.random()
             ck.write_bytes(out.read_bytes())
             log(f"resuming after problem {len(records)} of {cfg.problems}")

@@ -19,6 +19,8 @@ AGENTS: dict[str, str] = {
     "reinforce-moves": "improve:ReinforceMoves",
     "policy": "improve:ShippedPolicy",
     "policy-ga": "improve:PolicyThenGA",
+    "construct": "construct:Construct",
+    "construct-uniform": "construct:ConstructUniform",
     "ppo": "rl:MaskablePPOAgent",
     "exhaustive": "exact:Exhaustive",
     "pymoo-ga": "outside:PymooGA",

@@ -175,12 +175,13 @@ def save_checkpoint(path: str | Path, layout: dict, state: dict[str, Any]) -> No
             torch.save({"layout": json.dumps(layout), **state}, f)
 
 
-def load_checkpoint(path: str | Path, layout: dict) -> dict[str, Any]:
+def load_checkpoint(path: str | Path, layout: dict, option: str = "resume") -> dict[str, Any]:
     """Read a checkpoint written by :func:`save_checkpoint` and check its layout against
-    ``layout`` (``ValueError`` on a mismatch, or when the file is not a checkpoint)."""
+    ``layout`` (``ValueError`` naming ``option`` on a mismatch, or when the file is not a
+    checkpoint)."""
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"option 'resume': no checkpoint file {str(path)!r}")
+        raise ValueError(f"option {option!r}: no checkpoint file {str(path)!r}")
     try:
         with np.load(path, allow_pickle=False) as z:
             if "layout" in z.files:
@@ -196,9 +197,9 @@ def load_checkpoint(path: str | Path, layout: dict) -> dict[str, Any]:
 
             state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as err:  # noqa: BLE001  (any unreadable file: one clear message)
-            raise ValueError(f"option 'resume': {str(path)!r} is not a checkpoint ({err})") from err
+            raise ValueError(f"option {option!r}: {str(path)!r} is not a checkpoint ({err})") from err
     if not isinstance(state, dict) or "layout" not in state:
-        raise ValueError(f"option 'resume': {str(path)!r} is not a checkpoint (no layout)")
+        raise ValueError(f"option {option!r}: {str(path)!r} is not a checkpoint (no layout)")
     check_layout(path, json.loads(state["layout"]), layout)
     return state
 

@@ -1,0 +1,111 @@
+"""Generated problems: the distribution policies are trained on (random mixes of zoo models and
+batches on random meshes and patterns), shared by every training script so that "trained on
+generated problems" means one thing.
+
+A mix equal to a named scenario (sc1-sc10, seed, sc5x2, sc5x4) is redrawn, so the SCAR scenarios
+a trained policy is evaluated on are never trained on.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from costmodel import Problem, Workload, mcm
+from costmodel.config import read_yaml
+from costmodel.hardware import MCM
+from costmodel.zoo import MODELS, SCENARIOS, build_model
+
+PATTERNS = ("het-sides", "het-cross", "het-checkerboard", "homo-ws", "homo-os")
+
+
+class ProblemDistribution(BaseModel):
+    """Which problems a training draws (every key optional); training configs extend it."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    seed: Annotated[int, Field(ge=0)] = 0
+    problems: Annotated[int, Field(gt=0, le=100_000)] = 150
+    models: list[str] = Field(default_factory=lambda: sorted(MODELS))
+    models_per_mix: Annotated[list[int], Field(min_length=2, max_length=2)] = [2, 4]
+    batches: list[Annotated[int, Field(gt=0, le=256)]] = Field(
+        default_factory=lambda: [1, 2, 4, 8, 16, 32]
+    )
+    mesh_sides: Annotated[list[int], Field(min_length=2, max_length=2)] = [2, 6]
+    patterns: list[str] = Field(default_factory=lambda: list(PATTERNS))
+    objectives: list[Literal["edp", "latency", "energy", "throughput"]] = Field(
+        default_factory=lambda: ["edp"]
+    )
+
+    def model_post_init(self, _: Any) -> None:
+        bad = [m for m in self.models if m not in MODELS]
+        if bad:
+            raise ValueError(f"models: unknown {bad}; allowed: {', '.join(sorted(MODELS))}")
+        bad = [p for p in self.patterns if p not in PATTERNS]
+        if bad:
+            raise ValueError(f"patterns: unknown {bad}; allowed: {', '.join(PATTERNS)}")
+        lo, hi = self.models_per_mix
+        if not 1 <= lo <= hi <= 8:
+            raise ValueError(f"models_per_mix: need 1 <= low <= high <= 8, got {lo}, {hi}")
+        if self.models_per_mix[1] > len(self.models):
+            raise ValueError(
+                f"models_per_mix: a mix of {self.models_per_mix[1]} models needs as many "
+                f"models, got {len(self.models)}"
+            )
+        lo, hi = self.mesh_sides
+        if not 1 <= lo <= hi <= 16:
+            raise ValueError(f"mesh_sides: need 1 <= low <= high <= 16, got {lo}, {hi}")
+
+
+C = TypeVar("C", bound=BaseModel)
+
+
+def load_config(path: str | Path, cls: type[C]) -> C:
+    """The YAML file at ``path`` validated as ``cls``; ``ValueError`` naming the file and the
+    field."""
+    raw = read_yaml(path) or {}
+    try:
+        return cls.model_validate(raw)
+    except ValidationError as err:
+        e = err.errors()[0]
+        field = ".".join(str(x) for x in e["loc"]) or "(top level)"
+        raise ValueError(f"{path}: {field}: {e['msg']}") from None
+
+
+def _named_mixes() -> set[tuple[tuple[str, int], ...]]:
+    return {tuple(sorted(v)) for v in SCENARIOS.values()}
+
+
+def draw_problem(cfg: ProblemDistribution, rng: np.random.Generator) -> tuple[Problem, str]:
+    """One problem of the distribution and a one-line description (never a named scenario)."""
+    mix, hw, objective, desc = draw(cfg, rng)
+    work = Workload([build_model(n, batch=b) for n, b in mix])
+    return Problem(work, hw, objective=objective), desc
+
+
+def draw(
+    cfg: ProblemDistribution, rng: np.random.Generator
+) -> tuple[tuple[tuple[str, int], ...], MCM, str, str]:
+    """The random draws of one problem (mix, MCM, objective, description), without building it
+    (a resumed training replays the draws of the problems it has done)."""
+    named = _named_mixes()
+    while True:
+        k = int(rng.integers(cfg.models_per_mix[0], cfg.models_per_mix[1] + 1))
+        names = [str(x) for x in rng.choice(cfg.models, size=k, replace=False)]
+        mix = tuple(sorted((n, int(rng.choice(cfg.batches))) for n in names))
+        if mix not in named:
+            break
+    while True:  # a pattern the mesh cannot hold (het-cross below 3x3) is redrawn with its mesh
+        rows, cols = (int(x) for x in rng.integers(cfg.mesh_sides[0], cfg.mesh_sides[1] + 1, 2))
+        pattern = str(rng.choice(cfg.patterns))
+        try:
+            hw = mcm(pattern, rows, cols)
+            break
+        except ValueError:
+            continue
+    objective = str(rng.choice(cfg.objectives))
+    desc = f"{'+'.join(f'{n}x{b}' for n, b in mix)} on {rows}x{cols} {pattern}, {objective}"
+    return mix, hw, objective, desc

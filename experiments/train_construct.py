@@ -1,0 +1,254 @@
+"""Train the shipped ``construct`` agent's weights: imitate a search's schedules on generated
+problems (issue 13, item 4; :mod:`search.construct` says why imitation).
+
+1. Draw ``problems + validation`` problems from the config's distribution
+   (:mod:`experiments.generated`; never a named scenario); the last ``validation`` are never
+   trained on.
+2. Run the expert (``expert`` agent, ``expert_evals`` evaluations, seed ``seed + k``) on each:
+   its best schedule is the demonstration. Results go to ``--experts FILE.jsonl`` (one record
+   per problem, appended as they finish): a rerun of the same config reuses them, so a changed
+   training recipe does not rerun the searches.
+3. Behaviour cloning: ``epochs`` passes of Adam on the cross-entropy of the demonstrated actions
+   (minibatches of ``batch`` steps of one problem, in an order drawn from ``seed``).
+4. Report on the validation problems: the imitation loss and accuracy, and the objective of the
+   greedy schedule and the best of 16 as a ratio to the expert's and to the best baseline's.
+
+``python -m experiments.train_construct experiments/configs/training/train-construct.yaml
+--out FILE.pt [--experts FILE.jsonl] [--log FILE.jsonl] [--plot FILE.png]``. ``--out
+search/construct_policy.pt`` replaces the shipped weights, so it is never a default.
+Deterministic for a config (one torch thread). Bad input: one line, exit 2, nothing written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+from pydantic import Field
+
+from costmodel.baselines import baseline_genomes
+from costmodel.files import write_text_atomic
+from search import Budget, make_agent, run
+
+from .generated import ProblemDistribution, draw_problem, load_config
+from .learning import read_records
+from .plots import _save, check_picture_path, plt
+
+
+class TrainConstructConfig(ProblemDistribution):
+    """The problem distribution, the expert and the imitation recipe (every key optional)."""
+
+    validation: Annotated[int, Field(ge=1, le=10_000)] = 24
+    expert: str = "sa"
+    expert_evals: Annotated[int, Field(gt=0, le=1_000_000)] = 2000
+    expert_seeded: bool = True
+    epochs: Annotated[int, Field(gt=0, le=1000)] = 20
+    lr: Annotated[float, Field(gt=0, le=1)] = 1e-3
+    batch: Annotated[int, Field(gt=0, le=100_000)] = 256
+    d: Annotated[int, Field(gt=0, le=1024)] = 64
+    heads: Annotated[int, Field(gt=0, le=64)] = 4
+    blocks: Annotated[int, Field(gt=0, le=16)] = 1
+
+    def model_post_init(self, _: Any) -> None:
+        super().model_post_init(_)
+        if self.d % self.heads:
+            raise ValueError(f"d: {self.d} is not a multiple of heads ({self.heads})")
+        try:
+            make_agent(self.expert, seed_baselines=self.expert_seeded)
+        except ValueError as err:
+            raise ValueError(f"expert: {err}") from None
+
+
+def expert_digest(cfg: TrainConstructConfig) -> str:
+    """What an expert record depends on: the distribution and the expert (not the recipe)."""
+    keep = set(ProblemDistribution.model_fields) | {"validation", "expert", "expert_evals"}
+    keep.add("expert_seeded")
+    text = json.dumps(cfg.model_dump(include=keep), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def expert_schedules(cfg: TrainConstructConfig, problems: list, path: Path | None, log=print):
+    """The expert's best genome on every problem, reusing the records of ``path`` made under
+    the same :func:`expert_digest` and appending new ones (one JSON line each, flushed)."""
+    digest = expert_digest(cfg)
+    done: dict[int, dict] = {}
+    if path is not None and path.is_file():
+        lines = path.read_text().splitlines(keepends=True)
+        if lines and not lines[-1].endswith("\n"):  # torn by a kill mid-write: redone
+            write_text_atomic(path, "".join(lines[:-1]))
+        for r in read_records(path, "problem", "expert"):
+            if r.get("digest") == digest and r["problem"] < len(problems):
+                if r["desc"] != problems[r["problem"]][1]:
+                    raise ValueError(f"{path}: problem {r['problem']} is not {r['desc']!r}")
+                done[r["problem"]] = r
+    out = path.open("a") if path is not None else None
+    try:
+        genomes = []
+        for k, (p, desc) in enumerate(problems):
+            if k not in done:
+                t = time.perf_counter()
+                res = run(
+                    p,
+                    cfg.expert,
+                    Budget(evals=cfg.expert_evals),
+                    seed=cfg.seed + k,
+                    seed_baselines=cfg.expert_seeded,
+                )
+                rec = {
+                    "problem": k,
+                    "desc": desc,
+                    "digest": digest,
+                    "objective": res.best_fitness,
+                    "genome": res.best_genome.tolist(),
+                }
+                if out is not None:
+                    out.write(json.dumps(rec) + "\n")
+                    out.flush()
+                done[k] = rec
+                log(
+                    f"expert {k + 1}/{len(problems)}: {desc}: {res.best_fitness:.4g} "
+                    f"({time.perf_counter() - t:.1f} s)"
+                )
+            genomes.append(np.asarray(done[k]["genome"], dtype=np.int64))
+    finally:
+        if out is not None:
+            out.close()
+    return genomes
+
+
+def _ratios(cfg: TrainConstructConfig, net, problems, genomes) -> list[dict[str, Any]]:
+    """Per validation problem: greedy and best-of-16 objectives over the expert's and over the
+    best baseline's."""
+    from search.construct import policy_env, rollout
+
+    rows = []
+    for k, ((p, desc), g) in enumerate(zip(problems, genomes)):
+        built = rollout(policy_env(p), 16, np.random.default_rng(cfg.seed + k), net)
+        f = p.objective_of(p.evaluate_batch(built))
+        expert = float(p.objective_of(p.evaluate_batch(g[None]))[0])
+        base = p.objective_of(p.evaluate_batch(np.stack(list(baseline_genomes(p).values()))))
+        rows.append(
+            {
+                "desc": desc,
+                "greedy_over_expert": float(f[0] / expert),
+                "best16_over_expert": float(f.min() / expert),
+                "greedy_over_baseline": float(f[0] / base.min()),
+                "best16_over_baseline": float(f.min() / base.min()),
+            }
+        )
+    return rows
+
+
+def train(cfg: TrainConstructConfig, out: Path, experts: Path | None, log=print) -> list[dict]:
+    """Train and write the weights to ``out``; returns the log records (one per epoch, then
+    one per validation problem)."""
+    import torch
+
+    from search.construct import demonstration, imitation_loss, new_policy, policy_env, save_policy
+
+    torch.set_num_threads(1)
+    rng = np.random.default_rng(cfg.seed)
+    problems = [draw_problem(cfg, rng) for _ in range(cfg.problems + cfg.validation)]
+    genomes = expert_schedules(cfg, problems, experts, log)
+    demos = [demonstration(policy_env(p), g) for (p, _), g in zip(problems, genomes)]
+    train_demos, val_demos = demos[: cfg.problems], demos[cfg.problems :]
+    net = new_policy(problems[0][0], cfg.d, cfg.heads, cfg.blocks, seed=cfg.seed)
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    order = np.random.default_rng([cfg.seed, 1])
+    records: list[dict] = []
+    for epoch in range(cfg.epochs):
+        t = time.perf_counter()
+        net.train()
+        chunks = [
+            (i, rows)
+            for i, d in enumerate(train_demos)
+            for rows in np.array_split(
+                order.permutation(len(d.actions)), -(-len(d.actions) // cfg.batch)
+            )
+        ]
+        total, steps = 0.0, 0
+        for j in order.permutation(len(chunks)):
+            i, rows = chunks[j]
+            loss, _ = imitation_loss(net, train_demos[i], np.sort(rows))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += float(loss.detach()) * len(rows)
+            steps += len(rows)
+        net.eval()
+        with torch.no_grad():
+            val = [imitation_loss(net, d) for d in val_demos]
+        n_val = sum(len(d.actions) for d in val_demos)
+        rec = {
+            "epoch": epoch + 1,
+            "train_loss": total / steps,
+            "val_loss": sum(float(v[0]) * len(d.actions) for v, d in zip(val, val_demos)) / n_val,
+            "val_accuracy": sum(v[1] for v in val) / n_val,
+            "seconds": round(time.perf_counter() - t, 3),
+        }
+        records.append(rec)
+        log(
+            f"epoch {rec['epoch']}: train loss {rec['train_loss']:.4f}, validation loss "
+            f"{rec['val_loss']:.4f}, accuracy {rec['val_accuracy']:.3f} ({rec['seconds']:.0f} s)"
+        )
+    net.eval()
+    for r in _ratios(cfg, net, problems[cfg.problems :], genomes[cfg.problems :]):
+        records.append({"validation": r.pop("desc"), **r})
+    save_policy(out, net, cfg.d, cfg.heads, cfg.blocks)
+    return records
+
+
+def training_figure(records: list[dict], path: Path) -> Path:
+    """Imitation loss (train, validation) and validation accuracy by epoch."""
+    ep = [r for r in records if "epoch" in r]
+    x = [r["epoch"] for r in ep]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.8))
+    a.plot(x, [r["train_loss"] for r in ep], label="train", marker="o", ms=3)
+    a.plot(x, [r["val_loss"] for r in ep], label="validation (unseen problems)", marker="o", ms=3)
+    a.set(xlabel="epoch", ylabel="cross-entropy of the expert's action", title="Imitation loss")
+    a.grid(alpha=0.3)
+    a.legend()
+    b.plot(x, [100 * r["val_accuracy"] for r in ep], marker="o", ms=3, color="C2")
+    b.set(xlabel="epoch", ylabel="greedy action = expert's (%)", title="Validation accuracy")
+    b.grid(alpha=0.3)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m experiments.train_construct", description=__doc__)
+    ap.add_argument("config")
+    ap.add_argument("--out", required=True, help="weights to write (.pt)")
+    ap.add_argument("--experts", default=None, help="expert schedules cache (.jsonl)")
+    ap.add_argument("--log", default=None, help="training records (.jsonl)")
+    ap.add_argument("--plot", default=None, help="training curve picture (.png/.svg/.pdf)")
+    a = ap.parse_args(argv)
+    try:
+        cfg = load_config(a.config, TrainConstructConfig)
+        out = Path(a.out)
+        if out.suffix != ".pt":
+            raise ValueError(f"--out: {out} must end in .pt")
+        if a.plot is not None:
+            check_picture_path(a.plot)
+        for f in (a.out, a.experts, a.log, a.plot):
+            if f is not None and not Path(f).parent.is_dir():
+                raise ValueError(f"{f}: no such folder {Path(f).parent}")
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    records = train(cfg, out, Path(a.experts) if a.experts else None)
+    if a.log:
+        write_text_atomic(a.log, "".join(json.dumps(r) + "\n" for r in records))
+    if a.plot:
+        training_figure(records, Path(a.plot))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,254 @@
+"""``construct``: a schedule in one pass, one forward pass of a policy per decision, by a policy
+that imitates searched schedules (issue 13, item 4's form).
+
+Why imitation. Policy gradients on ``Mapping-v0`` get one reward per episode of hundreds of
+decisions and plateau far above the baselines (README, RL agents). A search (the expert, e.g.
+``sa``) finds good schedules on generated problems; :meth:`env.mapping.MappingEnv.actions_for`
+turns each into the decisions that build it; the policy (:class:`search.policies.ChipletPolicyNet`:
+attention over the chiplets, so one network fits any mesh and any number of models) learns to
+take those decisions (cross-entropy, behaviour cloning). At test time it builds a schedule for an
+unseen problem in one pass: greedily, and ``samples - 1`` more by sampling, all in lockstep (one
+batched forward pass per step), evaluated in one batch; the best is the result.
+
+The environment every policy here sees: :data:`ENV_OPTIONS` (the dict observation, micro-batch
+actions, windows that may stay empty, so that every schedule a search finds can be shown).
+Training: :mod:`experiments.train_construct`; shipped weights: :data:`SHIPPED_CONSTRUCT`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from torch import nn
+
+from costmodel import Problem
+from env.mapping import MappingEnv
+from env.observation import CHIPLET_FEATURES, LAYER_FEATURES, MODEL_FEATURES
+from env.vector import stack
+
+from .base import Algorithm, Evaluator
+from .policies import ChipletPolicyNet, as_tensors
+from .rl import (
+    check_path_option,
+    load_checkpoint,
+    masked_softmax,
+    sample_actions,
+    save_checkpoint,
+)
+
+#: micro-batch options a policy scores (a model whose batch has more divisors: ValueError)
+PAD_MICRO_BATCHES = 16
+#: the ``Mapping-v0`` options of every constructive policy (part of its checkpoint's layout)
+ENV_OPTIONS: dict[str, Any] = {
+    "obs": "dict",
+    "micro_batch": "choose",
+    "empty_windows": True,
+    "pad_micro_batches": PAD_MICRO_BATCHES,
+}
+#: the shipped weights (``experiments/train_construct.py`` writes them)
+SHIPPED_CONSTRUCT = Path(__file__).with_name("construct_policy.pt")
+RETRAIN_COMMAND = (
+    "python -m experiments.train_construct experiments/configs/training/train-construct.yaml "
+    "--out search/construct_policy.pt"
+)
+
+
+def policy_env(problem: Problem) -> MappingEnv:
+    """``Mapping-v0`` on ``problem`` as constructive policies see it (:data:`ENV_OPTIONS`)."""
+    most = max(len(o) for o in problem.mb_options)
+    if most > PAD_MICRO_BATCHES:
+        raise ValueError(
+            f"a model's batch has {most} micro-batch options; constructive policies score at "
+            f"most {PAD_MICRO_BATCHES}"
+        )
+    return MappingEnv(problem, **ENV_OPTIONS)
+
+
+def layout(d: int, heads: int, blocks: int) -> dict[str, Any]:
+    """What a checkpoint's network reads and is (checked on load, a mismatch is a ValueError)."""
+    return {
+        "agent": "construct",
+        "policy": "attention",
+        "obs": "dict",
+        "chiplet_features": list(CHIPLET_FEATURES),
+        "layer_features": list(LAYER_FEATURES),
+        "model_features": list(MODEL_FEATURES),
+        "env": ENV_OPTIONS,
+        "d": d,
+        "heads": heads,
+        "blocks": blocks,
+    }
+
+
+def new_policy(
+    problem: Problem, d: int = 64, heads: int = 4, blocks: int = 1, seed: int = 0
+) -> ChipletPolicyNet:
+    """An untrained :class:`ChipletPolicyNet` for the constructive environment (its weights drawn
+    from ``seed``); any problem gives the same network (the net does not depend on its size)."""
+    space = policy_env(problem).observation_space
+    assert isinstance(space, gym.spaces.Dict)  # ENV_OPTIONS asks for the dict observation
+    torch.manual_seed(seed)
+    return ChipletPolicyNet(space, 1 + PAD_MICRO_BATCHES, d, heads, blocks)
+
+
+def save_policy(path: str | Path, net: ChipletPolicyNet, d: int, heads: int, blocks: int) -> None:
+    """Write ``net`` with its layout atomically."""
+    save_checkpoint(path, layout(d, heads, blocks), {"policy": net.state_dict()})
+
+
+def load_policy(path: str | Path, problem: Problem) -> ChipletPolicyNet:
+    """The network saved at ``path`` (``ValueError`` naming option ``weights`` for a missing
+    file, a file that is not a checkpoint, or one of another layout)."""
+    path = Path(path)
+    try:
+        head = torch.load(path, map_location="cpu", weights_only=True)
+        saved = json.loads(head["layout"])
+        d, heads, blocks = int(saved["d"]), int(saved["heads"]), int(saved["blocks"])
+    except Exception:  # noqa: BLE001  (load_checkpoint says what is wrong with the file)
+        d, heads, blocks = 64, 4, 1
+    state = load_checkpoint(path, layout(d, heads, blocks), option="weights")
+    net = new_policy(problem, d, heads, blocks)
+    net.load_state_dict(state["policy"])
+    net.eval()
+    return net
+
+
+@dataclass
+class Demonstration:
+    """The decisions that build one schedule: per step the observation (dict of stacked arrays),
+    the valid actions and the action taken."""
+
+    obs: dict[str, np.ndarray]
+    masks: np.ndarray
+    actions: np.ndarray
+
+
+def demonstration(env: MappingEnv, genome: np.ndarray) -> Demonstration:
+    """The steps of ``env`` (a :func:`policy_env`) building ``genome``."""
+    e = env.clone()
+    o, _ = e.reset()
+    obs, masks = [], []
+    actions = e.actions_for(genome)
+    for a in actions:
+        obs.append(o)
+        masks.append(e.action_masks())
+        e.advance(a)
+        o = e.observation()
+    o_stacked = stack(obs)
+    assert isinstance(o_stacked, dict)  # the dict observation
+    return Demonstration(o_stacked, np.stack(masks), np.asarray(actions, dtype=np.int64))
+
+
+def imitation_loss(net: ChipletPolicyNet, demo: Demonstration, rows: np.ndarray | None = None):
+    """``(mean cross-entropy, number of rows whose greedy action is the demonstrated one)`` on
+    the steps ``rows`` of ``demo`` (all by default); invalid actions are masked out."""
+    sel = slice(None) if rows is None else rows
+    obs = {k: torch.as_tensor(v[sel]) for k, v in demo.obs.items()}
+    mask = torch.as_tensor(demo.masks[sel])
+    target = torch.as_tensor(demo.actions[sel])
+    logits = net.encode(obs)[0].masked_fill(~mask, -1e9)
+    loss = nn.functional.cross_entropy(logits, target)
+    hits = int((logits.argmax(1) == target).sum())
+    return loss, hits
+
+
+def rollout(
+    env: MappingEnv,
+    n: int,
+    rng: np.random.Generator,
+    net: ChipletPolicyNet | None = None,
+    greedy_first: bool = True,
+) -> np.ndarray:
+    """``n`` schedules (genomes ``[n, G]``) built in lockstep by ``net`` (``None``: the uniform
+    policy over valid actions): the first greedily when ``greedy_first``, the others sampled
+    from the policy with ``rng``. One batched forward pass per step."""
+    envs = [env.clone() for _ in range(n)]
+    for e in envs:
+        e.reset()
+    live = list(range(n))
+    while live:
+        mask = np.stack([envs[i].action_masks() for i in live])
+        logits = np.zeros(mask.shape)
+        if net is not None:
+            with torch.no_grad():
+                out = net.encode(as_tensors(stack([envs[i].observation() for i in live])))[0]
+            logits = out.numpy().astype(np.float64)
+        a = sample_actions(masked_softmax(logits, mask), mask, rng)
+        if greedy_first and live[0] == 0:
+            a[0] = int(np.argmax(np.where(mask[0], logits[0], -np.inf)))
+        still = []
+        for i, ai in zip(live, a):
+            _, term, trunc, _ = envs[i].advance(int(ai))
+            if not (term or trunc):
+                still.append(i)
+        live = still
+    return np.stack([e.genome() for e in envs])
+
+
+class Construct(Algorithm):
+    """``construct``: one-pass schedules by the shipped constructive policy (or ``weights=`` a
+    checkpoint of :mod:`experiments.train_construct`): the greedy one and ``samples - 1`` sampled,
+    evaluated in one batch (``samples`` evaluations, fewer if the budget is smaller; a larger
+    budget is not spent: the agent is one pass, ``n_evals`` says what it used). ``threads``:
+    torch threads while it runs (restored after)."""
+
+    name = "construct"
+    options = {"samples": 16, "weights": "shipped", "threads": 1}
+    uniform = False
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        s, t = self.config["samples"], self.config["threads"]
+        for key, v in (("samples", s), ("threads", t)):
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"option {key!r} must be an integer >= 1, got {v!r}")
+        check_path_option("weights", self.config["weights"])
+
+    def weights_path(self) -> Path:
+        w = self.config["weights"]
+        if w is None or w == "shipped":
+            if not SHIPPED_CONSTRUCT.is_file():
+                raise ValueError(
+                    f"the shipped constructive policy {str(SHIPPED_CONSTRUCT)!r} is missing; "
+                    f"retrain it: {RETRAIN_COMMAND}"
+                )
+            return SHIPPED_CONSTRUCT
+        return Path(w)
+
+    def hash_inputs(self) -> dict[str, Any]:
+        """The weights' digest: retrained weights under the same path are another computation."""
+        if self.uniform:
+            return {}
+        import hashlib
+
+        path = self.weights_path()
+        try:
+            return {"weights_sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+        except OSError as err:
+            raise ValueError(f"option 'weights': cannot read {str(path)!r} ({err})") from None
+
+    def search(self, problem: Problem, ev: Evaluator, rng: np.random.Generator) -> None:
+        env = policy_env(problem)
+        threads = torch.get_num_threads()
+        torch.set_num_threads(int(self.config["threads"]))
+        try:
+            net = None if self.uniform else load_policy(self.weights_path(), problem)
+            n = min(int(self.config["samples"]), ev.remaining)
+            genomes = rollout(env, n, rng, net, greedy_first=not self.uniform)
+        finally:
+            torch.set_num_threads(threads)
+        ev(genomes)
+
+
+class ConstructUniform(Construct):
+    """``construct-uniform``: the same one pass with every valid action equally likely (the
+    untrained reference a constructive policy must beat); ``weights`` is ignored."""
+
+    name = "construct-uniform"
+    uniform = True
