@@ -1,9 +1,10 @@
 """Train the shipped ``construct`` agent's weights: imitate a search's schedules on generated
 problems (issue 13, item 4; :mod:`search.construct` says why imitation).
 
-1. Draw ``problems + validation`` problems from the config's distribution
-   (:mod:`experiments.generated`; never a named scenario); the last ``validation`` are never
-   trained on.
+1. Draw ``problems`` training problems and ``validation`` validation problems from the config's
+   distribution (:mod:`experiments.generated`; never a named scenario), from two streams of
+   ``seed`` (so the validation set does not change with ``problems``, and training problem ``k``
+   is the same for any ``problems``).
 2. Run the expert (``expert`` agent, ``expert_evals`` evaluations, seed ``seed + k``) on each:
    its best schedule is the demonstration. Results go to ``--experts FILE.jsonl`` (one record
    per problem, appended as they finish): a rerun of the same config reuses them, so a changed
@@ -66,38 +67,46 @@ class TrainConstructConfig(ProblemDistribution):
 
 
 def expert_digest(cfg: TrainConstructConfig) -> str:
-    """What an expert record depends on: the distribution and the expert (not the recipe)."""
-    keep = set(ProblemDistribution.model_fields) | {"validation", "expert", "expert_evals"}
-    keep.add("expert_seeded")
+    """What an expert record depends on besides its problem (which the record names): the seed
+    and the expert, not the recipe nor the number of problems."""
+    keep = {"seed", "expert", "expert_evals", "expert_seeded"}
     text = json.dumps(cfg.model_dump(include=keep), sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def expert_schedules(cfg: TrainConstructConfig, problems: list, path: Path | None, log=print):
-    """The expert's best genome on every problem, reusing the records of ``path`` made under
-    the same :func:`expert_digest` and appending new ones (one JSON line each, flushed)."""
+#: expert seeds of validation problem ``k``: ``seed + VALIDATION_SEEDS + k`` (training: ``seed + k``)
+VALIDATION_SEEDS = 1_000_000
+
+
+def expert_schedules(
+    cfg: TrainConstructConfig, problems: dict[str, tuple], path: Path | None, log=print
+) -> dict[str, np.ndarray]:
+    """The expert's best genome on every problem (by id: ``t<k>`` training, ``v<k>``
+    validation), reusing the records of ``path`` made under the same :func:`expert_digest` and
+    appending new ones (one JSON line each, flushed)."""
     digest = expert_digest(cfg)
-    done: dict[int, dict] = {}
+    done: dict[str, dict] = {}
     if path is not None and path.is_file():
         lines = path.read_text().splitlines(keepends=True)
         if lines and not lines[-1].endswith("\n"):  # torn by a kill mid-write: redone
             write_text_atomic(path, "".join(lines[:-1]))
         for r in read_records(path, "problem", "expert"):
-            if r.get("digest") == digest and r["problem"] < len(problems):
+            if r.get("digest") == digest and r["problem"] in problems:
                 if r["desc"] != problems[r["problem"]][1]:
                     raise ValueError(f"{path}: problem {r['problem']} is not {r['desc']!r}")
                 done[r["problem"]] = r
     out = path.open("a") if path is not None else None
     try:
-        genomes = []
-        for k, (p, desc) in enumerate(problems):
+        genomes = {}
+        for n, (k, (p, desc)) in enumerate(problems.items()):
             if k not in done:
+                first = VALIDATION_SEEDS if k.startswith("v") else 0
                 t = time.perf_counter()
                 res = run(
                     p,
                     cfg.expert,
                     Budget(evals=cfg.expert_evals),
-                    seed=cfg.seed + k,
+                    seed=cfg.seed + first + int(k[1:]),
                     seed_baselines=cfg.expert_seeded,
                 )
                 rec = {
@@ -112,10 +121,10 @@ def expert_schedules(cfg: TrainConstructConfig, problems: list, path: Path | Non
                     out.flush()
                 done[k] = rec
                 log(
-                    f"expert {k + 1}/{len(problems)}: {desc}: {res.best_fitness:.4g} "
+                    f"expert {n + 1}/{len(problems)} ({k}): {desc}: {res.best_fitness:.4g} "
                     f"({time.perf_counter() - t:.1f} s)"
                 )
-            genomes.append(np.asarray(done[k]["genome"], dtype=np.int64))
+            genomes[k] = np.asarray(done[k]["genome"], dtype=np.int64)
     finally:
         if out is not None:
             out.close()
@@ -153,14 +162,17 @@ def train(cfg: TrainConstructConfig, out: Path, experts: Path | None, log=print)
     from search.construct import demonstration, imitation_loss, new_policy, policy_env, save_policy
 
     torch.set_num_threads(1)
-    rng = np.random.default_rng(cfg.seed)
-    problems = [draw_problem(cfg, rng) for _ in range(cfg.problems + cfg.validation)]
+    draws, val_draws = np.random.default_rng(cfg.seed), np.random.default_rng([cfg.seed, 1])
+    problems = {f"t{k}": draw_problem(cfg, draws) for k in range(cfg.problems)}
+    problems.update({f"v{k}": draw_problem(cfg, val_draws) for k in range(cfg.validation)})
     genomes = expert_schedules(cfg, problems, experts, log)
-    demos = [demonstration(policy_env(p), g) for (p, _), g in zip(problems, genomes)]
-    train_demos, val_demos = demos[: cfg.problems], demos[cfg.problems :]
-    net = new_policy(problems[0][0], cfg.d, cfg.heads, cfg.blocks, seed=cfg.seed)
+    demos = {k: demonstration(policy_env(p), genomes[k]) for k, (p, _) in problems.items()}
+    train_demos = [d for k, d in demos.items() if k.startswith("t")]
+    val_demos = [d for k, d in demos.items() if k.startswith("v")]
+    val_ids = [k for k in problems if k.startswith("v")]
+    net = new_policy(problems["t0"][0], cfg.d, cfg.heads, cfg.blocks, seed=cfg.seed)
+    order = np.random.default_rng([cfg.seed, 2])
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
-    order = np.random.default_rng([cfg.seed, 1])
     records: list[dict] = []
     for epoch in range(cfg.epochs):
         t = time.perf_counter()
@@ -198,7 +210,7 @@ def train(cfg: TrainConstructConfig, out: Path, experts: Path | None, log=print)
             f"{rec['val_loss']:.4f}, accuracy {rec['val_accuracy']:.3f} ({rec['seconds']:.0f} s)"
         )
     net.eval()
-    for r in _ratios(cfg, net, problems[cfg.problems :], genomes[cfg.problems :]):
+    for r in _ratios(cfg, net, [problems[k] for k in val_ids], [genomes[k] for k in val_ids]):
         records.append({"validation": r.pop("desc"), **r})
     save_policy(out, net, cfg.d, cfg.heads, cfg.blocks)
     return records

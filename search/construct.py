@@ -33,6 +33,7 @@ from env.observation import CHIPLET_FEATURES, LAYER_FEATURES, MODEL_FEATURES
 from env.vector import stack
 
 from .base import Algorithm, Evaluator
+from .genetic import GA
 from .policies import ChipletPolicyNet, as_tensors
 from .rl import (
     check_path_option,
@@ -194,8 +195,9 @@ def rollout(
 class Construct(Algorithm):
     """``construct``: one-pass schedules by the shipped constructive policy (or ``weights=`` a
     checkpoint of :mod:`experiments.train_construct`): the greedy one and ``samples - 1`` sampled,
-    evaluated in one batch (``samples`` evaluations, fewer if the budget is smaller; a larger
-    budget is not spent: the agent is one pass, ``n_evals`` says what it used). ``threads``:
+    evaluated in one batch (``samples`` evaluations at most: fewer if the budget is smaller or a
+    schedule is built twice; a larger budget is not spent: the agent is one pass, ``n_evals``
+    says what it used). ``threads``:
     torch threads while it runs (restored after)."""
 
     name = "construct"
@@ -234,6 +236,12 @@ class Construct(Algorithm):
             raise ValueError(f"option 'weights': cannot read {str(path)!r} ({err})") from None
 
     def search(self, problem: Problem, ev: Evaluator, rng: np.random.Generator) -> None:
+        self.build(problem, ev, rng)
+
+    def build(
+        self, problem: Problem, ev: Evaluator, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Build and evaluate the schedules; returns them and their objectives."""
         env = policy_env(problem)
         threads = torch.get_num_threads()
         torch.set_num_threads(int(self.config["threads"]))
@@ -243,7 +251,7 @@ class Construct(Algorithm):
             genomes = rollout(env, n, rng, net, greedy_first=not self.uniform)
         finally:
             torch.set_num_threads(threads)
-        ev(genomes)
+        return genomes, ev.cached(genomes)  # a schedule built twice is evaluated once
 
 
 class ConstructUniform(Construct):
@@ -252,3 +260,31 @@ class ConstructUniform(Construct):
 
     name = "construct-uniform"
     uniform = True
+
+
+class ConstructThenGA(Algorithm):
+    """``construct-ga``: the constructive policy's ``samples`` schedules, then the GA (the rest
+    of the budget) with them first in its population, best first (issue 13: does seeding the GA
+    with the policy's samples reach the GA's result in fewer evaluations?). ``seed_baselines``
+    is the GA's."""
+
+    name = "construct-ga"
+    options = {**Construct.options, "seed_baselines": True}
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        c = self.config
+        self.first = Construct(samples=c["samples"], weights=c["weights"], threads=c["threads"])
+
+    def hash_inputs(self) -> dict[str, Any]:
+        out = self.first.hash_inputs()
+        parts = {a.name: a.revision for a in (Construct, GA) if a.revision}
+        if parts:
+            out["revisions"] = parts
+        return out
+
+    def search(self, problem: Problem, ev: Evaluator, rng: np.random.Generator) -> None:
+        genomes, f = self.first.build(problem, ev, rng)
+        ga = GA(seed_baselines=bool(self.config["seed_baselines"]))
+        ga.warm_start = genomes[np.argsort(f, kind="stable")]
+        ga.search(problem, ev, rng)

@@ -21,6 +21,7 @@ AGENTS: dict[str, str] = {
     "policy-ga": "improve:PolicyThenGA",
     "construct": "construct:Construct",
     "construct-uniform": "construct:ConstructUniform",
+    "construct-ga": "construct:ConstructThenGA",
     "ppo": "rl:MaskablePPOAgent",
     "exhaustive": "exact:Exhaustive",
     "pymoo-ga": "outside:PymooGA",

@@ -197,7 +197,9 @@ def load_checkpoint(path: str | Path, layout: dict, option: str = "resume") -> d
 
             state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as err:  # noqa: BLE001  (any unreadable file: one clear message)
-            raise ValueError(f"option {option!r}: {str(path)!r} is not a checkpoint ({err})") from err
+            raise ValueError(
+                f"option {option!r}: {str(path)!r} is not a checkpoint ({err})"
+            ) from err
     if not isinstance(state, dict) or "layout" not in state:
         raise ValueError(f"option {option!r}: {str(path)!r} is not a checkpoint (no layout)")
     check_layout(path, json.loads(state["layout"]), layout)

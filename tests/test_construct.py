@@ -210,6 +210,8 @@ def test_training_is_deterministic_and_reuses_its_expert_runs(tmp_path):
     a = _train(tmp_path, "a.pt")
     assert a.returncode == 0, a.stderr
     assert a.stdout.count("expert ") == 3
+    with (tmp_path / "experts.jsonl").open("a") as f:
+        f.write('{"problem": "t0", "de')  # a record torn by a kill mid-write
     b = _train(tmp_path, "b.pt")  # the same config: the expert runs are reused, not redone
     assert b.returncode == 0 and "expert " not in b.stdout
     assert (tmp_path / "a.pt").read_bytes() == (tmp_path / "b.pt").read_bytes()
