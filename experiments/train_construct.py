@@ -4,7 +4,9 @@ problems (issue 13, item 4; :mod:`search.construct` says why imitation).
 1. Draw ``problems`` training problems and ``validation`` validation problems from the config's
    distribution (:mod:`experiments.generated`; never a named scenario), from two streams of
    ``seed`` (so the validation set does not change with ``problems``, and training problem ``k``
-   is the same for any ``problems``).
+   is the same for any ``problems``); and ``yaml_problems`` training problems whose mixes hold
+   one or two random YAML-described models (:func:`experiments.generated.draw_yaml_problem`)
+   from a third stream.
 2. Run the expert (``expert`` agent, ``expert_evals`` evaluations, seed ``seed + k``) on each:
    its best schedule is the demonstration. Results go to ``--experts FILE.jsonl`` (one record
    per problem, appended as they finish): a rerun of the same config reuses them, so a changed
@@ -37,7 +39,7 @@ from costmodel.baselines import baseline_genomes
 from costmodel.files import write_text_atomic
 from search import Budget, make_agent, run
 
-from .generated import ProblemDistribution, draw_problem, load_config
+from .generated import ProblemDistribution, draw_problem, draw_yaml_problem, load_config
 from .learning import read_records
 from .plots import _save, check_picture_path, plt
 
@@ -46,6 +48,7 @@ class TrainConstructConfig(ProblemDistribution):
     """The problem distribution, the expert and the imitation recipe (every key optional)."""
 
     validation: Annotated[int, Field(ge=1, le=10_000)] = 24
+    yaml_problems: Annotated[int, Field(ge=0, le=100_000)] = 0
     expert: str = "sa"
     expert_evals: Annotated[int, Field(gt=0, le=1_000_000)] = 2000
     expert_seeded: bool = True
@@ -74,8 +77,9 @@ def expert_digest(cfg: TrainConstructConfig) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-#: expert seeds of validation problem ``k``: ``seed + VALIDATION_SEEDS + k`` (training: ``seed + k``)
-VALIDATION_SEEDS = 1_000_000
+#: the first expert seed of each kind of problem (``t``: training, ``v``: validation, ``y``:
+#: training with random YAML models): problem ``k`` of a kind gets ``seed + first + k``
+EXPERT_SEEDS = {"t": 0, "v": 1_000_000, "y": 2_000_000}
 
 
 def expert_schedules(
@@ -100,7 +104,7 @@ def expert_schedules(
         genomes = {}
         for n, (k, (p, desc)) in enumerate(problems.items()):
             if k not in done:
-                first = VALIDATION_SEEDS if k.startswith("v") else 0
+                first = EXPERT_SEEDS[k[0]]
                 t = time.perf_counter()
                 res = run(
                     p,
@@ -165,12 +169,14 @@ def train(cfg: TrainConstructConfig, out: Path, experts: Path | None, log=print)
     draws, val_draws = np.random.default_rng(cfg.seed), np.random.default_rng([cfg.seed, 1])
     problems = {f"t{k}": draw_problem(cfg, draws) for k in range(cfg.problems)}
     problems.update({f"v{k}": draw_problem(cfg, val_draws) for k in range(cfg.validation)})
+    yaml_draws = np.random.default_rng([cfg.seed, 3])
+    problems.update({f"y{k}": draw_yaml_problem(cfg, yaml_draws) for k in range(cfg.yaml_problems)})
     genomes = expert_schedules(cfg, problems, experts, log)
     demos = {k: demonstration(policy_env(p), genomes[k]) for k, (p, _) in problems.items()}
-    train_demos = [d for k, d in demos.items() if k.startswith("t")]
+    train_demos = [d for k, d in demos.items() if not k.startswith("v")]
     val_demos = [d for k, d in demos.items() if k.startswith("v")]
     val_ids = [k for k in problems if k.startswith("v")]
-    net = new_policy(problems["t0"][0], cfg.d, cfg.heads, cfg.blocks, seed=cfg.seed)
+    net = new_policy(problems["v0"][0], cfg.d, cfg.heads, cfg.blocks, seed=cfg.seed)
     order = np.random.default_rng([cfg.seed, 2])
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     records: list[dict] = []

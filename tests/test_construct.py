@@ -233,3 +233,23 @@ def test_bad_training_config_is_one_line_and_writes_nothing(tmp_path, extra, mes
     r = _train(tmp_path, "w.pt", **extra)
     assert r.returncode == 2 and message in r.stderr and r.stderr.count("\n") == 1
     assert "Traceback" not in r.stderr and list(tmp_path.iterdir()) == [tmp_path / "cfg.yaml"]
+
+
+# --- generated problems with random YAML-described models ---------------------------------------
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1))
+def test_random_yaml_models_load_and_their_problems_evaluate(seed):
+    from costmodel.config import load_model, model_to_dict
+    from experiments.generated import ProblemDistribution, draw_yaml_problem, random_model
+
+    spec = random_model(np.random.default_rng(seed), "m")
+    model = load_model(yaml.safe_load(yaml.safe_dump(spec)))  # as a user's YAML file is read
+    assert 5 <= len(model) <= 42 and load_model(model_to_dict(model)) == model
+    cfg = ProblemDistribution(
+        mesh_sides=[2, 3], models=["resnet50", "gpt2-small"], models_per_mix=[2, 2]
+    )
+    p, desc = draw_yaml_problem(cfg, np.random.default_rng(seed))
+    q, desc2 = draw_yaml_problem(cfg, np.random.default_rng(seed))
+    assert desc == desc2 and "yaml0[" in desc and p.n_layers == q.n_layers
+    f = p.objective_of(p.evaluate_batch(p.sample(4, seed=0)))
+    assert np.isfinite(f).all() and (f > 0).all()
