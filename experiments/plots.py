@@ -172,6 +172,7 @@ def _fitness_figure(
         (axes[1], "seconds", "wall-clock time (s)"),
     ):
         ys: list[np.ndarray] = []
+        spans: list[float] = []
         for name, runs in histories.items():
             runs = [r for r in runs if r]
             if not runs:
@@ -179,11 +180,27 @@ def _fitness_figure(
             hi = max(max(h[key] for h in r) for r in runs)
             lo = min(min(h[key] for h in r) for r in runs)
             lo = max(lo, 1e-6)
+            spans += [lo, max(hi, lo)]
             grid = np.unique(np.geomspace(lo, max(hi, lo * 1.0001), 400))
             med, band_lo, band_hi = _median_and_band(runs, key, grid)
             label = name if len(runs) == 1 else f"{name} ({len(runs)} seeds)"
-            (line,) = ax.step(grid, med, where="post", label=label)
             ys += [med, band_lo, band_hi]
+            if all(len(r) == 1 for r in runs):  # one call a run (a one-pass agent): a mark at
+                # the median, bars over min..max of the runs' objectives and their x
+                xs = np.array([r[0][key] for r in runs], dtype=float)
+                v = np.array([r[0]["best"] for r in runs], dtype=float)
+                m, x = float(np.median(v)), float(np.median(xs))
+                ax.errorbar(
+                    [x],
+                    [m],
+                    yerr=[[m - v.min()], [v.max() - m]],
+                    xerr=[[x - xs.min()], [xs.max() - x]],
+                    fmt="o",
+                    capsize=4,
+                    label=label,
+                )
+                continue
+            (line,) = ax.step(grid, med, where="post", label=label)
             if len(runs) > 1:
                 ax.fill_between(
                     grid,
@@ -198,6 +215,8 @@ def _fitness_figure(
         y = np.concatenate(ys) if ys else np.zeros(0)
         y = y[np.isfinite(y)]
         ax.set_xscale("log")
+        if spans and max(spans) < 1.5 * min(spans):  # only one-point agents: a readable range
+            ax.set_xlim(min(spans) / 2, max(spans) * 2)
         if len(y) and y.min() > 0:  # a log axis, unless an objective can reach 0 or below
             ax.set_yscale("log")
             lo, hi = y.min(), y.max()

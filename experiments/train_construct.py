@@ -158,6 +158,21 @@ def _ratios(cfg: TrainConstructConfig, net, problems, genomes) -> list[dict[str,
     return rows
 
 
+def stay_accuracy(demos: list) -> float:
+    """The share of the demonstrated actions that put a layer on its chain predecessor's
+    chiplet: the accuracy of the trivial policy "stay", the floor a learnt one must clear."""
+    from env.observation import CHIPLET_FEATURES
+
+    col = CHIPLET_FEATURES.index("chain_producer")
+    hits = total = 0
+    for d in demos:
+        stay = d.obs["chiplets"][:, :, col].argmax(1)
+        has = d.obs["chiplets"][:, :, col].max(1) > 0
+        hits += int(((d.actions == stay) & has).sum())
+        total += len(d.actions)
+    return hits / total
+
+
 def train(cfg: TrainConstructConfig, out: Path, experts: Path | None, log=print) -> list[dict]:
     """Train and write the weights to ``out``; returns the log records (one per epoch, then
     one per validation problem)."""
@@ -179,7 +194,7 @@ def train(cfg: TrainConstructConfig, out: Path, experts: Path | None, log=print)
     net = new_policy(problems["v0"][0], cfg.d, cfg.heads, cfg.blocks, seed=cfg.seed)
     order = np.random.default_rng([cfg.seed, 2])
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
-    records: list[dict] = []
+    records: list[dict] = [{"stay_accuracy": stay_accuracy(val_demos)}]
     for epoch in range(cfg.epochs):
         t = time.perf_counter()
         net.train()
@@ -223,7 +238,8 @@ def train(cfg: TrainConstructConfig, out: Path, experts: Path | None, log=print)
 
 
 def training_figure(records: list[dict], path: Path) -> Path:
-    """Imitation loss (train, validation) and validation accuracy by epoch."""
+    """Imitation loss (train, validation) and validation accuracy by epoch, beside the accuracy
+    of the trivial "stay" policy."""
     ep = [r for r in records if "epoch" in r]
     x = [r["epoch"] for r in ep]
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.8))
@@ -232,7 +248,13 @@ def training_figure(records: list[dict], path: Path) -> Path:
     a.set(xlabel="epoch", ylabel="cross-entropy of the expert's action", title="Imitation loss")
     a.grid(alpha=0.3)
     a.legend()
-    b.plot(x, [100 * r["val_accuracy"] for r in ep], marker="o", ms=3, color="C2")
+    b.plot(x, [100 * r["val_accuracy"] for r in ep], marker="o", ms=3, color="C2", label="policy")
+    stay = [r["stay_accuracy"] for r in records if "stay_accuracy" in r]
+    if stay:
+        b.axhline(
+            100 * stay[0], color="0.4", ls="--", label="always stay on the producer's chiplet"
+        )
+    b.legend(fontsize=8)
     b.set(xlabel="epoch", ylabel="greedy action = expert's (%)", title="Validation accuracy")
     b.grid(alpha=0.3)
     fig.tight_layout()

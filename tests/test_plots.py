@@ -120,6 +120,24 @@ def test_drawn_curves_never_rise_on_either_panel():
         plt.close(fig)
 
 
+def test_one_pass_runs_are_drawn_as_a_mark_on_a_readable_axis():
+    # a one-pass agent (construct) makes one call a run: its median is a mark whose bars span
+    # the runs' objectives, and an axis holding only such marks spans a factor of 4, not 0.001
+    runs = [_history([16], [v]) for v in (4.0, 5.0, 9.0)]
+    fig = plots._fitness_figure({"construct": runs}, ylabel="best edp")
+    try:
+        ax = fig.axes[0]
+        (bars,) = ax.containers
+        (x,), (y,) = bars.lines[0].get_data()
+        assert (x, y) == (16, 5.0)
+        lo, hi = ax.get_xlim()
+        assert lo <= 8 and hi >= 32
+        ys = np.concatenate([seg[:, 1] for seg in bars.lines[2][-1].get_segments()])
+        assert ys.min() == 4.0 and ys.max() == 9.0
+    finally:
+        plt.close(fig)
+
+
 def test_fitness_legend_names_the_agent_and_axes_carry_units():
     one = {"ga": [_history([10, 20, 40], [3.0, 2.0, 1.5])]}
     fig = plots._fitness_figure(one, ylabel="best edp")
