@@ -256,9 +256,7 @@ class MappingEnv(gym.Env):
 
     def can_close(self, m: int) -> bool:
         """Whether model ``m``'s current window may be closed now (see the action layout)."""
-        return bool(
-            (self.empty_windows or self._in_window[m] > 0) and self._cw[m] < self.W - 1
-        )
+        return bool((self.empty_windows or self._in_window[m] > 0) and self._cw[m] < self.W - 1)
 
     def actions_for(self, genome) -> list[int]:
         """The actions that build ``genome`` from a fresh episode (the schedule's canonical form:

@@ -203,7 +203,8 @@ def cmd_search(a: argparse.Namespace) -> int:
 
     problem = problem_from_args(a)
     options = agent_options_from_args(a.option)
-    agent_class(a.algo)(**options)  # an unknown agent or option fails before the folder is made
+    # an unknown agent or option, or a weights file it cannot use, fails before the folder is made
+    agent_class(a.algo)(**options).hash_inputs()
     budget = budget_from_args(a)
     with folder_lock(a.out) if a.out else nullcontext(), executor_from_args(a) as ex:
         r = run(problem, a.algo, budget, seed=a.seed, log_dir=a.out, executor=ex, **options)

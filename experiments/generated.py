@@ -8,6 +8,8 @@ a trained policy is evaluated on are never trained on.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -225,6 +227,9 @@ def draw_yaml_problem(cfg: ProblemDistribution, rng: np.random.Generator) -> tup
         spec = random_model(rng, f"yaml{i}")
         spec["batch"] = int(rng.choice(cfg.batches))
         models.append(load_model(spec))
-        names.append(f"yaml{i}[{len(spec['layers'])}]x{spec['batch']}")
+        # the description names the model's content (a digest of its YAML form), so a cache
+        # keyed by description never confuses two random models of the same length
+        digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:8]
+        names.append(f"yaml{i}[{len(spec['layers'])} layers, {digest}]x{spec['batch']}")
     hw, objective, where = _draw_mcm(cfg, rng)
     return Problem(Workload(models), hw, objective=objective), f"{'+'.join(names)} on {where}"

@@ -70,9 +70,11 @@ class TrainConstructConfig(ProblemDistribution):
 
 
 def expert_digest(cfg: TrainConstructConfig) -> str:
-    """What an expert record depends on besides its problem (which the record names): the seed
-    and the expert, not the recipe nor the number of problems."""
+    """What an expert record depends on besides its problem (which the record names and
+    describes): the seed, the distribution and the expert; not the recipe nor the number of
+    problems (training problem ``k`` is the same for any number)."""
     keep = {"seed", "expert", "expert_evals", "expert_seeded"}
+    keep |= set(ProblemDistribution.model_fields) - {"problems"}
     text = json.dumps(cfg.model_dump(include=keep), sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -82,23 +84,39 @@ def expert_digest(cfg: TrainConstructConfig) -> str:
 EXPERT_SEEDS = {"t": 0, "v": 1_000_000, "y": 2_000_000}
 
 
+def read_experts(path: Path | None) -> list[dict[str, Any]]:
+    """The records of an expert cache (none when there is no file); a last line torn by a kill
+    mid-write is dropped (that problem is redone); ``ValueError`` naming the file and line for
+    anything else that is not a record."""
+    if path is None or not path.is_file():
+        return []
+    lines = path.read_text().splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        write_text_atomic(path, "".join(lines[:-1]))
+    recs = read_records(path, "problem", "expert")
+    for i, r in enumerate(recs, 1):
+        if not all(k in r for k in ("desc", "digest", "genome")):
+            raise ValueError(f"{path} line {i}: an expert record needs desc, digest and genome")
+    return recs
+
+
 def expert_schedules(
-    cfg: TrainConstructConfig, problems: dict[str, tuple], path: Path | None, log=print
+    cfg: TrainConstructConfig,
+    problems: dict[str, tuple],
+    path: Path | None,
+    cached: list[dict[str, Any]],
+    log=print,
 ) -> dict[str, np.ndarray]:
     """The expert's best genome on every problem (by id: ``t<k>`` training, ``v<k>``
-    validation), reusing the records of ``path`` made under the same :func:`expert_digest` and
-    appending new ones (one JSON line each, flushed)."""
+    validation, ``y<k>`` YAML), reusing the ``cached`` records (:func:`read_experts`) made under
+    the same :func:`expert_digest` for the same problem description, and appending new ones to
+    ``path`` (one JSON line each, flushed)."""
     digest = expert_digest(cfg)
     done: dict[str, dict] = {}
-    if path is not None and path.is_file():
-        lines = path.read_text().splitlines(keepends=True)
-        if lines and not lines[-1].endswith("\n"):  # torn by a kill mid-write: redone
-            write_text_atomic(path, "".join(lines[:-1]))
-        for r in read_records(path, "problem", "expert"):
-            if r.get("digest") == digest and r["problem"] in problems:
-                if r["desc"] != problems[r["problem"]][1]:
-                    raise ValueError(f"{path}: problem {r['problem']} is not {r['desc']!r}")
-                done[r["problem"]] = r
+    for r in cached:
+        k = r["problem"]
+        if r["digest"] == digest and k in problems and r["desc"] == problems[k][1]:
+            done[k] = r
     out = path.open("a") if path is not None else None
     try:
         genomes = {}
@@ -173,9 +191,16 @@ def stay_accuracy(demos: list) -> float:
     return hits / total
 
 
-def train(cfg: TrainConstructConfig, out: Path, experts: Path | None, log=print) -> list[dict]:
-    """Train and write the weights to ``out``; returns the log records (one per epoch, then
-    one per validation problem)."""
+def train(
+    cfg: TrainConstructConfig,
+    out: Path,
+    experts: Path | None,
+    cached: list[dict[str, Any]] | None = None,
+    log=print,
+) -> list[dict]:
+    """Train and write the weights to ``out``; ``experts``: the expert cache (``cached``: its
+    records, read by :func:`read_experts` when not given). Returns the log records (the trivial
+    policy's accuracy, one per epoch, then one per validation problem)."""
     import torch
 
     from search.construct import demonstration, imitation_loss, new_policy, policy_env, save_policy
@@ -186,7 +211,8 @@ def train(cfg: TrainConstructConfig, out: Path, experts: Path | None, log=print)
     problems.update({f"v{k}": draw_problem(cfg, val_draws) for k in range(cfg.validation)})
     yaml_draws = np.random.default_rng([cfg.seed, 3])
     problems.update({f"y{k}": draw_yaml_problem(cfg, yaml_draws) for k in range(cfg.yaml_problems)})
-    genomes = expert_schedules(cfg, problems, experts, log)
+    cached = read_experts(experts) if cached is None else cached
+    genomes = expert_schedules(cfg, problems, experts, cached, log)
     demos = {k: demonstration(policy_env(p), genomes[k]) for k, (p, _) in problems.items()}
     train_demos = [d for k, d in demos.items() if not k.startswith("v")]
     val_demos = [d for k, d in demos.items() if k.startswith("v")]
@@ -279,10 +305,12 @@ def main(argv: list[str] | None = None) -> int:
         for f in (a.out, a.experts, a.log, a.plot):
             if f is not None and not Path(f).parent.is_dir():
                 raise ValueError(f"{f}: no such folder {Path(f).parent}")
+        experts = Path(a.experts) if a.experts else None
+        cached = read_experts(experts)  # a file that is not an expert cache: bad input
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    records = train(cfg, out, Path(a.experts) if a.experts else None)
+    records = train(cfg, out, experts, cached)
     if a.log:
         write_text_atomic(a.log, "".join(json.dumps(r) + "\n" for r in records))
     if a.plot:

@@ -36,11 +36,15 @@ from .base import Algorithm, Evaluator
 from .genetic import GA
 from .policies import ChipletPolicyNet, as_tensors
 from .rl import (
+    check_layout,
     check_path_option,
+    composite_hash,
+    file_digest,
     load_checkpoint,
     masked_softmax,
     sample_actions,
     save_checkpoint,
+    shipped_or_path,
 )
 
 #: micro-batch options a policy scores (a model whose batch has more divisors: ValueError)
@@ -58,6 +62,7 @@ RETRAIN_COMMAND = (
     "python -m experiments.train_construct experiments/configs/training/train-construct.yaml "
     "--out search/construct_policy.pt"
 )
+RETRAIN_HINT = f"a constructive policy of this code: {RETRAIN_COMMAND}"
 
 
 def policy_env(problem: Problem) -> MappingEnv:
@@ -94,8 +99,9 @@ def new_policy(
     from ``seed``); any problem gives the same network (the net does not depend on its size)."""
     space = policy_env(problem).observation_space
     assert isinstance(space, gym.spaces.Dict)  # ENV_OPTIONS asks for the dict observation
-    torch.manual_seed(seed)
-    return ChipletPolicyNet(space, 1 + PAD_MICRO_BATCHES, d, heads, blocks)
+    with torch.random.fork_rng(devices=[]):  # the caller's torch random state is left alone
+        torch.manual_seed(seed)
+        return ChipletPolicyNet(space, 1 + PAD_MICRO_BATCHES, d, heads, blocks)
 
 
 def save_policy(path: str | Path, net: ChipletPolicyNet, d: int, heads: int, blocks: int) -> None:
@@ -103,18 +109,23 @@ def save_policy(path: str | Path, net: ChipletPolicyNet, d: int, heads: int, blo
     save_checkpoint(path, layout(d, heads, blocks), {"policy": net.state_dict()})
 
 
-def load_policy(path: str | Path, problem: Problem) -> ChipletPolicyNet:
-    """The network saved at ``path`` (``ValueError`` naming option ``weights`` for a missing
-    file, a file that is not a checkpoint, or one of another layout)."""
-    path = Path(path)
-    try:
-        head = torch.load(path, map_location="cpu", weights_only=True)
-        saved = json.loads(head["layout"])
-        d, heads, blocks = int(saved["d"]), int(saved["heads"]), int(saved["blocks"])
-    except Exception:  # noqa: BLE001  (load_checkpoint says what is wrong with the file)
-        d, heads, blocks = 64, 4, 1
-    state = load_checkpoint(path, layout(d, heads, blocks), option="weights")
-    net = new_policy(problem, d, heads, blocks)
+def read_weights(path: str | Path) -> dict[str, Any]:
+    """The checkpoint at ``path`` (read once), its layout checked against this code's for the
+    network size it records; ``ValueError`` naming option ``weights`` for a missing file, a file
+    that is not a checkpoint, or one of another layout."""
+    state = load_checkpoint(path, None, option="weights")
+    saved = json.loads(state["layout"])
+    dims = [saved.get(k) for k in ("d", "heads", "blocks")]
+    ok = all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in dims)
+    expect = layout(*dims) if ok else layout(64, 4, 1)
+    check_layout(path, saved, expect, "weights", RETRAIN_HINT)
+    return state
+
+
+def load_policy(state: dict[str, Any], problem: Problem) -> ChipletPolicyNet:
+    """The network of a checkpoint read by :func:`read_weights`, in evaluation mode."""
+    saved = json.loads(state["layout"])
+    net = new_policy(problem, saved["d"], saved["heads"], saved["blocks"])
     net.load_state_dict(state["policy"])
     net.eval()
     return net
@@ -211,29 +222,22 @@ class Construct(Algorithm):
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"option {key!r} must be an integer >= 1, got {v!r}")
         check_path_option("weights", self.config["weights"])
+        # read and checked now, so that a bad file fails before a run writes anything
+        self.state = None if self.uniform else read_weights(self.weights_path())
 
     def weights_path(self) -> Path:
         w = self.config["weights"]
-        if w is None or w == "shipped":
-            if not SHIPPED_CONSTRUCT.is_file():
-                raise ValueError(
-                    f"the shipped constructive policy {str(SHIPPED_CONSTRUCT)!r} is missing; "
-                    f"retrain it: {RETRAIN_COMMAND}"
-                )
-            return SHIPPED_CONSTRUCT
-        return Path(w)
+        path = shipped_or_path(
+            "shipped" if w is None else w, SHIPPED_CONSTRUCT, RETRAIN_COMMAND, "constructive policy"
+        )
+        assert path is not None
+        return path
 
     def hash_inputs(self) -> dict[str, Any]:
         """The weights' digest: retrained weights under the same path are another computation."""
-        if self.uniform:
-            return {}
-        import hashlib
-
-        path = self.weights_path()
-        try:
-            return {"weights_sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
-        except OSError as err:
-            raise ValueError(f"option 'weights': cannot read {str(path)!r} ({err})") from None
+        return (
+            {} if self.uniform else {"weights_sha256": file_digest(self.weights_path(), "weights")}
+        )
 
     def search(self, problem: Problem, ev: Evaluator, rng: np.random.Generator) -> None:
         self.build(problem, ev, rng)
@@ -246,7 +250,7 @@ class Construct(Algorithm):
         threads = torch.get_num_threads()
         torch.set_num_threads(int(self.config["threads"]))
         try:
-            net = None if self.uniform else load_policy(self.weights_path(), problem)
+            net = None if self.state is None else load_policy(self.state, problem)
             n = min(int(self.config["samples"]), ev.remaining)
             genomes = rollout(env, n, rng, net, greedy_first=not self.uniform)
         finally:
@@ -274,17 +278,20 @@ class ConstructThenGA(Algorithm):
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
         c = self.config
+        if not isinstance(c["seed_baselines"], bool):
+            raise ValueError(
+                f"option 'seed_baselines' must be true or false, got {c['seed_baselines']!r}"
+            )
         self.first = Construct(samples=c["samples"], weights=c["weights"], threads=c["threads"])
 
     def hash_inputs(self) -> dict[str, Any]:
-        out = self.first.hash_inputs()
-        parts = {a.name: a.revision for a in (Construct, GA) if a.revision}
-        if parts:
-            out["revisions"] = parts
-        return out
+        return composite_hash(self.first.hash_inputs(), (Construct, GA))
 
     def search(self, problem: Problem, ev: Evaluator, rng: np.random.Generator) -> None:
         genomes, f = self.first.build(problem, ev, rng)
-        ga = GA(seed_baselines=bool(self.config["seed_baselines"]))
-        ga.warm_start = genomes[np.argsort(f, kind="stable")]
+        order = np.argsort(f, kind="stable")
+        # each distinct schedule once, best first: a repeat would only take a place in the population
+        _, first = np.unique(problem.canonical(genomes[order]), axis=0, return_index=True)
+        ga = GA(seed_baselines=self.config["seed_baselines"])
+        ga.warm_start = genomes[order[np.sort(first)]]
         ga.search(problem, ev, rng)

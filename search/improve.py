@@ -48,6 +48,8 @@ from .rl import (
     SoftmaxPolicy,
     check_option,
     check_path_option,
+    composite_hash,
+    file_digest,
     load_checkpoint,
     masked_softmax,
     policy_gradient_step,
@@ -55,6 +57,7 @@ from .rl import (
     sample_actions,
     save_checkpoint,
     set_policy_state,
+    shipped_or_path,
 )
 
 #: the shipped policy's weights (``experiments/train_policy.py`` writes them)
@@ -63,15 +66,6 @@ RETRAIN_COMMAND = (
     "python -m experiments.train_policy experiments/configs/training/train-policy.yaml "
     "--out search/moves_policy.npz"
 )
-
-
-def _digest(path: Path) -> str:
-    import hashlib
-
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError as err:
-        raise ValueError(f"option 'resume': cannot read {str(path)!r} ({err})") from None
 
 
 def make_improve_env(**kwargs: Any) -> ImproveEnv:
@@ -138,22 +132,12 @@ class ReinforceMoves(Algorithm):
         """The resumed checkpoint's digest: retrained weights under the same path are another
         computation (:func:`search.api.run_hash`)."""
         path = self._resume_path()
-        return {} if path is None else {"resume_sha256": _digest(path)}
+        return {} if path is None else {"resume_sha256": file_digest(path, "resume")}
 
     def _resume_path(self) -> Path | None:
         """The checkpoint to start from: ``resume``, with ``"shipped"`` meaning the package's
         trained weights (:data:`SHIPPED_POLICY`)."""
-        r = self.config["resume"]
-        if r is None:
-            return None
-        if r == "shipped":
-            if not SHIPPED_POLICY.is_file():
-                raise ValueError(
-                    f"the shipped policy {str(SHIPPED_POLICY)!r} is missing; retrain it: "
-                    f"{RETRAIN_COMMAND}"
-                )
-            return SHIPPED_POLICY
-        return Path(r)
+        return shipped_or_path(self.config["resume"], SHIPPED_POLICY, RETRAIN_COMMAND, "policy")
 
     def search(self, problem: Problem, ev: Evaluator, rng: np.random.Generator) -> None:
         with LearningLog(ev) as log:
@@ -289,11 +273,7 @@ class PolicyThenGA(Algorithm):
         check_option("policy_share", self.config["policy_share"], "open_unit")
 
     def hash_inputs(self) -> dict[str, Any]:
-        out = ShippedPolicy().hash_inputs()
-        parts = {a.name: a.revision for a in (ShippedPolicy, GA) if a.revision}
-        if parts:  # the revisions of the agents it runs (absent at 0: hashes kept)
-            out["revisions"] = parts
-        return out
+        return composite_hash(ShippedPolicy().hash_inputs(), (ShippedPolicy, GA))
 
     def search(self, problem: Problem, ev: Evaluator, rng: np.random.Generator) -> None:
         c = self.config

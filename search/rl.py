@@ -148,17 +148,59 @@ def checkpoint_layout(env: Any, agent: str, policy: str, **net: Any) -> dict[str
     return out
 
 
-def check_layout(path: str | Path, saved: dict, current: dict) -> None:
-    """``ValueError`` naming the first entry where a checkpoint's layout differs from this run's."""
+def check_layout(
+    path: str | Path,
+    saved: dict,
+    current: dict,
+    option: str = "resume",
+    hint: str = "resume with the same environment and policy options",
+) -> None:
+    """``ValueError`` naming ``option`` and the first entry where a checkpoint's layout differs
+    from this run's, with ``hint`` (what to do about it)."""
     first = ("agent", "policy", "obs", "pad_chiplets", "pad_models", "obs_dim", "n_actions")
     keys = [k for k in first if k in saved or k in current]
     for key in keys + sorted((set(saved) | set(current)) - set(keys)):
         if saved.get(key) != current.get(key):
             raise ValueError(
-                f"checkpoint {str(path)!r} does not fit this run: its {key} is "
-                f"{saved.get(key)!r}, this run's is {current.get(key)!r} (another observation "
-                "layout or network; resume with the same environment and policy options)"
+                f"option {option!r}: checkpoint {str(path)!r} does not fit this run: its {key} "
+                f"is {saved.get(key)!r}, this run's is {current.get(key)!r} (another "
+                f"observation layout or network; {hint})"
             )
+
+
+def file_digest(path: Path, option: str) -> str:
+    """SHA-256 of a weights file (part of a run's hash: retrained weights under the same path
+    are another computation); ``ValueError`` naming ``option`` when it cannot be read."""
+    import hashlib
+
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as err:
+        raise ValueError(f"option {option!r}: cannot read {str(path)!r} ({err})") from None
+
+
+def shipped_or_path(value: Any, shipped: Path, retrain: str, what: str) -> Path | None:
+    """The weights an option names: ``None``, ``"shipped"`` (the package's ``shipped`` file,
+    ``ValueError`` with the ``retrain`` command when it is missing) or a path."""
+    if value is None:
+        return None
+    if value == "shipped":
+        if not shipped.is_file():
+            raise ValueError(
+                f"the shipped {what} {str(shipped)!r} is missing; retrain it: {retrain}"
+            )
+        return shipped
+    return Path(value)
+
+
+def composite_hash(first: dict[str, Any], parts: tuple[type[Algorithm], ...]) -> dict[str, Any]:
+    """``hash_inputs`` of an agent that runs others: ``first`` (its weights' digest) and the
+    revisions of the agents it runs (absent at 0, so older hashes are kept)."""
+    out = dict(first)
+    revisions = {a.name: a.revision for a in parts if a.revision}
+    if revisions:
+        out["revisions"] = revisions
+    return out
 
 
 def save_checkpoint(path: str | Path, layout: dict, state: dict[str, Any]) -> None:
@@ -175,10 +217,12 @@ def save_checkpoint(path: str | Path, layout: dict, state: dict[str, Any]) -> No
             torch.save({"layout": json.dumps(layout), **state}, f)
 
 
-def load_checkpoint(path: str | Path, layout: dict, option: str = "resume") -> dict[str, Any]:
+def load_checkpoint(
+    path: str | Path, layout: dict | None, option: str = "resume", hint: str | None = None
+) -> dict[str, Any]:
     """Read a checkpoint written by :func:`save_checkpoint` and check its layout against
     ``layout`` (``ValueError`` naming ``option`` on a mismatch, or when the file is not a
-    checkpoint)."""
+    checkpoint); ``layout=None``: the caller checks it."""
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"option {option!r}: no checkpoint file {str(path)!r}")
@@ -202,7 +246,9 @@ def load_checkpoint(path: str | Path, layout: dict, option: str = "resume") -> d
             ) from err
     if not isinstance(state, dict) or "layout" not in state:
         raise ValueError(f"option {option!r}: {str(path)!r} is not a checkpoint (no layout)")
-    check_layout(path, json.loads(state["layout"]), layout)
+    if layout is not None:
+        hint_ = {} if hint is None else {"hint": hint}
+        check_layout(path, json.loads(state["layout"]), layout, option, **hint_)
     return state
 
 

@@ -163,6 +163,21 @@ def test_another_layout_or_a_missing_file_is_a_clear_error(weights, tmp_path):
     for opt in ({"samples": 0}, {"threads": True}, {"weights": 3}):
         with pytest.raises(ValueError, match=f"option '{next(iter(opt))}'"):
             run(p, "construct", Budget(evals=4), **opt)
+    with pytest.raises(ValueError, match="option 'seed_baselines'"):
+        run(p, "construct-ga", Budget(evals=4), seed_baselines="maybe")
+
+
+@pytest.mark.parametrize(
+    "option", ["weights=/nonexistent.pt", "weights=search/moves_policy.npz", "samples=0"]
+)
+def test_search_with_unusable_weights_writes_nothing(tmp_path, capsys, option):
+    from experiments.cli import main
+
+    out = tmp_path / "out"
+    argv = ["search", "--scenario", "sc1", "--algo", "construct-ga", "--evals", "20"]
+    assert main([*argv, "--option", option, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err and not out.exists()
 
 
 @pytest.mark.skipif(not SHIPPED_CONSTRUCT.is_file(), reason="no shipped constructive policy")
@@ -218,6 +233,13 @@ def test_training_is_deterministic_and_reuses_its_expert_runs(tmp_path):
     recs = [json.loads(x) for x in (tmp_path / "a.pt.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in recs if "epoch" in r] == [1, 2]
     assert all(r["best16_over_expert"] > 0 for r in recs if "validation" in r)
+
+
+def test_an_experts_file_that_is_not_one_is_bad_input(tmp_path):
+    (tmp_path / "experts.jsonl").write_text("not json\n")
+    r = _train(tmp_path, "w.pt")
+    assert r.returncode == 2 and "experts.jsonl line 1" in r.stderr and r.stderr.count("\n") == 1
+    assert not (tmp_path / "w.pt").exists()
 
 
 @pytest.mark.parametrize(
