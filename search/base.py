@@ -257,6 +257,10 @@ class Algorithm:
                 f"agent {self.name!r} does not take option {unknown[0]!r}; allowed: {allowed}"
             )
         self.config = {**self.options, **options}
+        for key, default in self.options.items():  # a yes/no option takes only true or false
+            v = self.config[key]
+            if isinstance(default, bool) and not isinstance(v, bool):
+                raise ValueError(f"option {key!r} must be true or false, got {v!r}")
 
     def search(self, problem: Problem, ev: Evaluator, rng: np.random.Generator) -> None:
         raise NotImplementedError

@@ -278,10 +278,6 @@ class ConstructThenGA(Algorithm):
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
         c = self.config
-        if not isinstance(c["seed_baselines"], bool):
-            raise ValueError(
-                f"option 'seed_baselines' must be true or false, got {c['seed_baselines']!r}"
-            )
         self.first = Construct(samples=c["samples"], weights=c["weights"], threads=c["threads"])
 
     def hash_inputs(self) -> dict[str, Any]:

@@ -124,8 +124,6 @@ class ReinforceMoves(Algorithm):
         check_option("entropy", c["entropy"], "nonneg")
         check_path_option("checkpoint", c["checkpoint"])
         check_path_option("resume", c["resume"])
-        if not isinstance(c["learn"], bool):
-            raise ValueError(f"option 'learn' must be true or false, got {c['learn']!r}")
         self.stats: dict[str, Any] = {}
 
     def hash_inputs(self) -> dict[str, Any]:

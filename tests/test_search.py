@@ -170,3 +170,18 @@ def test_cached_evaluations_count_only_new_schedules():
     assert ev.n_evals == 5 and np.array_equal(f1[:5], f1[5:])
     f2 = ev.cached(g)
     assert ev.n_evals == 5 and np.array_equal(f1[:5], f2)
+
+
+def test_every_yes_no_option_takes_only_true_or_false():
+    # a bool option given "maybe" or 1 was taken as its truthiness by some agents
+    from search import AGENTS, agent_class, make_agent
+
+    checked = 0
+    for name in AGENTS:
+        for key, default in agent_class(name).options.items():
+            if isinstance(default, bool):
+                for bad in ("maybe", 1):
+                    with pytest.raises(ValueError, match=f"option '{key}' must be true or false"):
+                        make_agent(name, **{key: bad})
+                checked += 1
+    assert checked >= 10  # seed_baselines, adapt, plus, learn, restarts, shaped, ...
