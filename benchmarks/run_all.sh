@@ -9,3 +9,4 @@ python benchmarks/bench_evaluator.py
 python benchmarks/bench_env.py
 python benchmarks/bench_search.py
 python benchmarks/bench_dask.py
+python benchmarks/bench_construct.py
