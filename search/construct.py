@@ -67,12 +67,12 @@ RETRAIN_HINT = f"a constructive policy of this code: {RETRAIN_COMMAND}"
 
 def policy_env(problem: Problem) -> MappingEnv:
     """``Mapping-v0`` on ``problem`` as constructive policies see it (:data:`ENV_OPTIONS`)."""
-    most = max(len(o) for o in problem.mb_options)
-    if most > PAD_MICRO_BATCHES:
-        raise ValueError(
-            f"a model's batch has {most} micro-batch options; constructive policies score at "
-            f"most {PAD_MICRO_BATCHES}"
-        )
+    for model, opts in zip(problem.workload.models, problem.mb_options):
+        if len(opts) > PAD_MICRO_BATCHES:
+            raise ValueError(
+                f"model {model.name!r}: batch {model.batch} has {len(opts)} micro-batch options; "
+                f"constructive policies score at most {PAD_MICRO_BATCHES}"
+            )
     return MappingEnv(problem, **ENV_OPTIONS)
 
 

@@ -167,6 +167,12 @@ def test_another_layout_or_a_missing_file_is_a_clear_error(weights, tmp_path):
         run(p, "construct-ga", Budget(evals=4), seed_baselines="maybe")
 
 
+def test_a_batch_with_too_many_micro_batch_options_is_named():
+    p = Problem(Workload([build_model("resnet50", batch=720)]), mcm("het-sides", 2, 2))
+    with pytest.raises(ValueError, match="model 'resnet50': batch 720 has 30 micro-batch options"):
+        policy_env(p)
+
+
 @pytest.mark.parametrize(
     "option", ["weights=/nonexistent.pt", "weights=search/moves_policy.npz", "samples=0"]
 )
