@@ -17,9 +17,11 @@ problems (issue 13, item 4; :mod:`search.construct` says why imitation).
    greedy schedule and the best of 16 as a ratio to the expert's and to the best baseline's.
 
 ``python -m experiments.train_construct experiments/configs/training/train-construct.yaml
---out FILE.pt [--experts FILE.jsonl] [--log FILE.jsonl] [--plot FILE.png]``. ``--out
+--out FILE.pt [--experts FILE.jsonl] [--log FILE.jsonl] [--plot FILE.png] [--resume]``. ``--out
 search/construct_policy.pt`` replaces the shipped weights, so it is never a default.
-Deterministic for a config (one torch thread). Bad input: one line, exit 2, nothing written.
+Deterministic for a config (one torch thread). The training state is written to
+``FILE.pt.partial`` after every epoch; ``--resume`` continues an interrupted training from it
+and gives the uninterrupted weights bit for bit (the expert runs are cached anyway). Bad input: one line, exit 2, nothing written.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ import numpy as np
 from pydantic import Field
 
 from costmodel.baselines import baseline_genomes
-from costmodel.files import write_text_atomic
+from costmodel.files import AtomicFile, write_text_atomic
 from search import Budget, make_agent, run
 
 from .generated import ProblemDistribution, draw_problem, draw_yaml_problem, load_config
@@ -197,10 +199,14 @@ def train(
     experts: Path | None,
     cached: list[dict[str, Any]] | None = None,
     log=print,
+    resume: bool = False,
 ) -> list[dict]:
     """Train and write the weights to ``out``; ``experts``: the expert cache (``cached``: its
-    records, read by :func:`read_experts` when not given). Returns the log records (the trivial
-    policy's accuracy, one per epoch, then one per validation problem)."""
+    records, read by :func:`read_experts` when not given). After every epoch the whole training
+    state goes to :func:`partial_path` (atomically); ``resume`` continues from it and gives the
+    uninterrupted training's weights bit for bit; it is deleted when the weights are written.
+    Returns the log records (the trivial policy's accuracy, one per epoch, then one per
+    validation problem)."""
     import torch
 
     from search.construct import demonstration, imitation_loss, new_policy, policy_env, save_policy
@@ -221,7 +227,15 @@ def train(
     order = np.random.default_rng([cfg.seed, 2])
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     records: list[dict] = [{"stay_accuracy": stay_accuracy(val_demos)}]
-    for epoch in range(cfg.epochs):
+    partial, start = partial_path(out), 0
+    if resume:
+        st = read_partial(cfg, partial)
+        net.load_state_dict(st["net"])
+        opt.load_state_dict(st["opt"])
+        order.bit_generator.state = json.loads(st["order"])
+        records, start = json.loads(st["records"]), int(st["epoch"])
+        log(f"resumed after epoch {start}")
+    for epoch in range(start, cfg.epochs):
         t = time.perf_counter()
         net.train()
         chunks = [
@@ -252,6 +266,16 @@ def train(
             "seconds": round(time.perf_counter() - t, 3),
         }
         records.append(rec)
+        state = {
+            "config": training_digest(cfg),
+            "epoch": epoch + 1,
+            "net": net.state_dict(),
+            "opt": opt.state_dict(),
+            "order": json.dumps(order.bit_generator.state),
+            "records": json.dumps(records),
+        }
+        with AtomicFile(partial, "wb") as f:
+            torch.save(state, f)
         log(
             f"epoch {rec['epoch']}: train loss {rec['train_loss']:.4f}, validation loss "
             f"{rec['val_loss']:.4f}, accuracy {rec['val_accuracy']:.3f} ({rec['seconds']:.0f} s)"
@@ -260,7 +284,34 @@ def train(
     for r in _ratios(cfg, net, [problems[k] for k in val_ids], [genomes[k] for k in val_ids]):
         records.append({"validation": r.pop("desc"), **r})
     save_policy(out, net, cfg.d, cfg.heads, cfg.blocks)
+    partial.unlink(missing_ok=True)
     return records
+
+
+def partial_path(out: Path) -> Path:
+    """Where an unfinished training of ``out`` keeps its state between epochs."""
+    return out.with_name(out.name + ".partial")
+
+
+def training_digest(cfg: TrainConstructConfig) -> str:
+    """The whole resolved config: a training resumes only under the config it started with."""
+    return hashlib.sha256(json.dumps(cfg.model_dump(), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def read_partial(cfg: TrainConstructConfig, partial: Path) -> dict[str, Any]:
+    """The state an interrupted training left; ``ValueError`` naming the file when there is
+    none, it is unreadable, or it is from another config."""
+    import torch
+
+    if not partial.is_file():
+        raise ValueError(f"--resume: no interrupted training to resume ({partial} does not exist)")
+    try:
+        st = torch.load(partial, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001  (any unreadable file: one clear message)
+        raise ValueError(f"--resume: {partial} is not a training state ({err})") from None
+    if not isinstance(st, dict) or st.get("config") != training_digest(cfg):
+        raise ValueError(f"--resume: {partial} was left by a training of another config")
+    return st
 
 
 def training_figure(records: list[dict], path: Path) -> Path:
@@ -294,6 +345,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--experts", default=None, help="expert schedules cache (.jsonl)")
     ap.add_argument("--log", default=None, help="training records (.jsonl)")
     ap.add_argument("--plot", default=None, help="training curve picture (.png/.svg/.pdf)")
+    ap.add_argument(
+        "--resume", action="store_true", help="continue the interrupted training of --out"
+    )
     a = ap.parse_args(argv)
     try:
         cfg = load_config(a.config, TrainConstructConfig)
@@ -307,10 +361,12 @@ def main(argv: list[str] | None = None) -> int:
                 raise ValueError(f"{f}: no such folder {Path(f).parent}")
         experts = Path(a.experts) if a.experts else None
         cached = read_experts(experts)  # a file that is not an expert cache: bad input
+        if a.resume:
+            read_partial(cfg, partial_path(out))
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    records = train(cfg, out, experts, cached)
+    records = train(cfg, out, experts, cached, resume=a.resume)
     if a.log:
         write_text_atomic(a.log, "".join(json.dumps(r) + "\n" for r in records))
     if a.plot:

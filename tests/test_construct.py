@@ -248,6 +248,55 @@ def test_an_experts_file_that_is_not_one_is_bad_input(tmp_path):
     assert not (tmp_path / "w.pt").exists()
 
 
+def test_an_interrupted_training_resumes_to_the_same_weights(tmp_path):
+    from experiments.generated import load_config
+    from experiments.train_construct import TrainConstructConfig, partial_path, train
+
+    cfg_file = tmp_path / "cfg.yaml"
+    cfg_file.write_text(
+        yaml.safe_dump(
+            {
+                "problems": 2,
+                "validation": 1,
+                "expert_evals": 30,
+                "epochs": 3,
+                "d": 16,
+                "heads": 2,
+                "mesh_sides": [2, 2],
+                "models": ["resnet50", "d2go"],
+                "models_per_mix": [2, 2],
+                "batch": 64,
+            }
+        )
+    )
+    cfg = load_config(cfg_file, TrainConstructConfig)
+    experts = tmp_path / "experts.jsonl"
+    straight = tmp_path / "straight.pt"
+    train(cfg, straight, experts, log=lambda m: None)
+    assert not partial_path(straight).exists()  # removed once the weights are written
+
+    def killed_after_epoch_2(message):
+        if message.startswith("epoch 2:"):
+            raise KeyboardInterrupt
+
+    out = tmp_path / "resumed.pt"
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, out, experts, log=killed_after_epoch_2)
+    assert partial_path(out).exists() and not out.exists()
+    seen: list[str] = []
+    recs = train(cfg, out, experts, log=seen.append, resume=True)
+    assert seen[0] == "resumed after epoch 2" and [r["epoch"] for r in recs if "epoch" in r] == [
+        1,
+        2,
+        3,
+    ]
+    assert out.read_bytes() == straight.read_bytes()
+    other = load_config(cfg_file, TrainConstructConfig).model_copy(update={"lr": 0.01})
+    torch.save({"config": "x"}, partial_path(out))
+    with pytest.raises(ValueError, match="another config"):
+        train(other, out, experts, log=lambda m: None, resume=True)
+
+
 @pytest.mark.parametrize(
     "extra, message",
     [
