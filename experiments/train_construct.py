@@ -7,7 +7,8 @@ problems (issue 13, item 4; :mod:`search.construct` says why imitation).
    is the same for any ``problems``); and ``yaml_problems`` training problems whose mixes hold
    one or two random YAML-described models (:func:`experiments.generated.draw_yaml_problem`)
    from a third stream.
-2. Run the expert (``expert`` agent, ``expert_evals`` evaluations, seed ``seed + k``) on each:
+2. Run the expert (``expert`` agent, ``expert_evals`` evaluations, seed ``seed + k`` plus an
+   offset per kind of problem, :data:`EXPERT_SEEDS`) on each:
    its best schedule is the demonstration. Results go to ``--experts FILE.jsonl`` (one record
    per problem, appended as they finish): a rerun of the same config reuses them, so a changed
    training recipe does not rerun the searches.
@@ -21,7 +22,8 @@ problems (issue 13, item 4; :mod:`search.construct` says why imitation).
 search/construct_policy.pt`` replaces the shipped weights, so it is never a default.
 Deterministic for a config (one torch thread). The training state is written to
 ``FILE.pt.partial`` after every epoch; ``--resume`` continues an interrupted training from it
-and gives the uninterrupted weights bit for bit (the expert runs are cached anyway). Bad input: one line, exit 2, nothing written.
+and gives the uninterrupted weights bit for bit (the expert runs are cached anyway). Bad input:
+one line, exit 2, nothing written.
 """
 
 from __future__ import annotations
