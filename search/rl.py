@@ -148,12 +148,16 @@ def checkpoint_layout(env: Any, agent: str, policy: str, **net: Any) -> dict[str
     return out
 
 
+#: what a layout mismatch tells the user to do, unless the caller knows better
+RESUME_HINT = "resume with the same environment and policy options"
+
+
 def check_layout(
     path: str | Path,
     saved: dict,
     current: dict,
     option: str = "resume",
-    hint: str = "resume with the same environment and policy options",
+    hint: str = RESUME_HINT,
 ) -> None:
     """``ValueError`` naming ``option`` and the first entry where a checkpoint's layout differs
     from this run's, with ``hint`` (what to do about it)."""
@@ -218,7 +222,7 @@ def save_checkpoint(path: str | Path, layout: dict, state: dict[str, Any]) -> No
 
 
 def load_checkpoint(
-    path: str | Path, layout: dict | None, option: str = "resume", hint: str | None = None
+    path: str | Path, layout: dict | None, option: str = "resume", hint: str = RESUME_HINT
 ) -> dict[str, Any]:
     """Read a checkpoint written by :func:`save_checkpoint` and check its layout against
     ``layout`` (``ValueError`` naming ``option`` on a mismatch, or when the file is not a
@@ -247,8 +251,7 @@ def load_checkpoint(
     if not isinstance(state, dict) or "layout" not in state:
         raise ValueError(f"option {option!r}: {str(path)!r} is not a checkpoint (no layout)")
     if layout is not None:
-        hint_ = {} if hint is None else {"hint": hint}
-        check_layout(path, json.loads(state["layout"]), layout, option, **hint_)
+        check_layout(path, json.loads(state["layout"]), layout, option, hint)
     return state
 
 
