@@ -34,7 +34,7 @@ def _cases():
             yield pytest.param(agent, inst, id=f"{agent}-{inst.name}", marks=marks)
 
 
-@pytest.mark.parametrize("agent,inst", _cases())
+@pytest.mark.parametrize("agent,inst", list(_cases()))
 def test_reaches_the_proven_optimum_on_9_of_10_seeds(agent, inst):
     known = load_best_known()[inst.name]
     assert known.optimal and known.source == "exhaustive"
