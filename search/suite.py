@@ -303,6 +303,11 @@ class BestKnown:
     objective: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def reached_by(self, value: float) -> bool:
+        """Whether an agent's best ``value`` is this proven optimum: agents' batch evaluators
+        and the reference evaluator that recorded it agree to float rounding, hence the 1e-9."""
+        return self.optimal and value <= self.value * (1 + 1e-9)
+
 
 def load_best_known(path: str | Path = BEST_KNOWN) -> dict[str, BestKnown]:
     """The best-known file of the current suite version (empty if missing or of another
