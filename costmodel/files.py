@@ -5,6 +5,11 @@ folder and moves it over the target with :func:`os.replace` (atomic on POSIX and
 when the ``with`` block ends without an error; on an error (Ctrl-C included) the temporary file is
 removed and the target is left as it was. A process killed mid-write leaves at most a
 ``.NAME.*.tmp`` file beside it.
+
+The temporary file is created on first use of :attr:`AtomicFile.file`, not by the constructor:
+a Ctrl-C between a constructor's return and the assignment of its result (``x = AtomicFile(p)``)
+would otherwise leave a file that nothing refers to and no ``finally`` can remove (CI found
+one). The first use removes the file itself if it is interrupted after the file exists.
 """
 
 from __future__ import annotations
@@ -26,14 +31,30 @@ class AtomicFile:
             raise ValueError(f"atomic file mode must be 'w' or 'wb', got {mode!r}")
         self.path = Path(path)
         self.tmp = self.path.with_name(f".{self.path.name}.{secrets.token_hex(4)}.tmp")
-        self.file: IO = open(self.tmp, mode.replace("w", "x"), **kwargs)  # noqa: SIM115
+        self._mode, self._kwargs = mode.replace("w", "x"), kwargs
+        self._file: IO | None = None
+
+    @property
+    def file(self) -> IO:
+        """The temporary file, created on first use."""
+        if self._file is None:
+            try:
+                self._file = open(self.tmp, self._mode, **self._kwargs)  # noqa: SIM115
+            except OSError:  # not created (or not ours: "x" refuses an existing name)
+                raise
+            except BaseException:  # a Ctrl-C after the file exists, before it is held here
+                self.tmp.unlink(missing_ok=True)
+                raise
+        return self._file
 
     def commit(self) -> Path:
-        """Flush, sync and close the file and move it onto ``path``."""
+        """Flush, sync and close the file (an empty one if nothing was written) and move it
+        onto ``path``."""
         try:
-            self.file.flush()
-            os.fsync(self.file.fileno())
-            self.file.close()
+            f = self.file
+            f.flush()
+            os.fsync(f.fileno())
+            f.close()
             os.replace(self.tmp, self.path)
         except BaseException:
             self.discard()
@@ -43,7 +64,8 @@ class AtomicFile:
     def discard(self) -> None:
         """Close and delete the temporary file; ``path`` is left as it was."""
         try:
-            self.file.close()
+            if self._file is not None:
+                self._file.close()
         finally:  # also when the close is interrupted (Ctrl-C) or fails
             self.tmp.unlink(missing_ok=True)
 
