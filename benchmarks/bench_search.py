@@ -101,7 +101,8 @@ def main() -> None:
     print(machine_line())
     print(
         f"# {a.scenario} ({len(w)} models, {w.n_layers} layers, genome {p.genome_length}) on "
-        f"{a.rows}x{a.cols} het-sides, backend {backend}, "
+        f"{a.rows}x{a.cols} het-sides, evaluator backend {backend}, move kernels and canonical "
+        f"form {default_backend()}, "
         f"{'seeded' if a.seed_baselines else 'unseeded'} GA"
     )
     run(p, "ga", Budget(evals=200), seed=1)  # warm-up: compile, caches

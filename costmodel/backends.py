@@ -16,7 +16,14 @@ from .errors import check_choice
 from .results import BatchResult
 
 BACKENDS = ("numpy", "numba")
-__all__ = ["BACKENDS", "batch_evaluator", "default_backend", "numba_available", "repair_genomes"]
+__all__ = [
+    "BACKENDS",
+    "batch_evaluator",
+    "default_backend",
+    "numba_available",
+    "repair_genomes",
+    "resolve_backend",
+]
 
 BatchEvaluator = Callable[..., BatchResult]
 
@@ -31,15 +38,21 @@ def default_backend() -> str:
     return "numba" if numba_available() else "numpy"
 
 
-def batch_evaluator(name: str | None = None) -> BatchEvaluator:
-    """The batch evaluator of backend ``name`` (``None``: :func:`default_backend`)."""
+def resolve_backend(name: str | None = None) -> str:
+    """``name`` checked (one of :data:`BACKENDS`, numba only when installed), ``None``:
+    :func:`default_backend`."""
     name = default_backend() if name is None else name
     check_choice("backend", name, BACKENDS)
-    if name == "numba":
-        if not numba_available():
-            raise ValueError(
-                "backend 'numba' needs the 'fast' extra: pip install 'chiplet-sched[fast]'"
-            )
+    if name == "numba" and not numba_available():
+        raise ValueError(
+            "backend 'numba' needs the 'fast' extra: pip install 'chiplet-sched[fast]'"
+        )
+    return name
+
+
+def batch_evaluator(name: str | None = None) -> BatchEvaluator:
+    """The batch evaluator of backend ``name`` (``None``: :func:`default_backend`)."""
+    if resolve_backend(name) == "numba":
         from .numba_batch import evaluate_batch as numba_evaluate
 
         return numba_evaluate

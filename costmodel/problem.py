@@ -13,7 +13,7 @@ from functools import cached_property
 
 import numpy as np
 
-from .backends import batch_evaluator, repair_genomes
+from .backends import batch_evaluator, repair_genomes, resolve_backend
 from .compiled import CompiledProblem, compile_problem
 from .cost import CostTable
 from .errors import check_choice, check_positive_int
@@ -327,10 +327,15 @@ class Problem:
         (running maximum): what :meth:`evaluate_batch` does to invalid rows."""
         return repair_genomes(self.compiled, genomes)
 
-    def canonical(self, genomes) -> np.ndarray:
+    def canonical(self, genomes, backend: str | None = None) -> np.ndarray:
         """Genomes ``[P, G]`` in canonical form: repaired, then the micro-batch genes of windows a
         model does not use set to 0. Two genomes stand for the same schedule exactly when their
-        canonical forms are equal."""
+        canonical forms are equal. ``backend``: as :meth:`evaluate_batch` (equal results; numba
+        makes it one pass per row)."""
+        if resolve_backend(backend) == "numba":
+            from .numba_batch import canonical_genomes
+
+            return canonical_genomes(self.compiled, genomes)
         g = self.repair(np.atleast_2d(np.asarray(genomes, dtype=np.int64)))
         L, M, W = self.n_layers, self.n_models, self.max_windows
         win = g[:, L : 2 * L]
@@ -340,6 +345,14 @@ class Problem:
         used[flat.ravel()] = True
         mb[~used.reshape(len(g), M, W)] = 0
         return g
+
+    def schedule_keys(self, genomes) -> list[bytes]:
+        """One hashable key per genome, equal exactly when two genomes stand for the same
+        schedule: the :meth:`canonical` row packed into the smallest unsigned integer type that
+        holds every gene (one byte up to 256 choices), so that a run's memory of the schedules
+        it has seen holds and hashes an eighth of the int64 rows."""
+        dtype = np.min_scalar_type(int(self.nvec.max()) - 1)
+        return [row.tobytes() for row in self.canonical(genomes).astype(dtype)]
 
     def sample(self, n: int, seed: int | np.random.Generator | None = 0) -> np.ndarray:
         """``n`` valid random genomes (windows sorted per model)."""

@@ -35,6 +35,18 @@ def group_runs(window: np.ndarray, first: np.ndarray) -> np.ndarray:
     return start
 
 
+def stage_start_at(chiplet, window, first, j: int) -> bool:
+    """Whether layer ``j`` of one genome (its ``chiplet`` and ``window`` genes, ``[L]`` each)
+    starts a stage: the scalar form of :func:`stage_runs`, for code that looks at a few layers
+    rather than whole rows (search's move kernels compile it with numba)."""
+    return j == 0 or first[j] or chiplet[j] != chiplet[j - 1] or window[j] != window[j - 1]
+
+
+def group_start_at(window, first, j: int) -> bool:
+    """Whether layer ``j`` of one genome starts a group: the scalar form of :func:`group_runs`."""
+    return j == 0 or first[j] or window[j] != window[j - 1]
+
+
 def stage_bounds(chiplet, window, first) -> list[tuple[int, int]]:
     """``[(start, stop), ...]`` of the stages of one genome (global layer indices)."""
     starts = np.flatnonzero(stage_runs(chiplet, window, first)).tolist()

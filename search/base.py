@@ -144,7 +144,7 @@ class Evaluator:
         Raises :class:`BudgetExhausted` when the budget is spent, or when :attr:`STALL_LIMIT`
         calls in a row brought nothing new (the agent has converged)."""
         g = np.atleast_2d(np.asarray(genomes, dtype=np.int64))
-        keys = [k.tobytes() for k in self.problem.canonical(g)]
+        keys = self.problem.schedule_keys(g)
         if not hasattr(self, "_cache"):
             self._cache: dict[bytes, float] = {}
             self._stalls = 0

@@ -85,7 +85,7 @@ class Strength:
     def update(self, success_rate: float) -> None:
         if self.adapt:
             f = self.factor if success_rate > 0.2 else self.factor**-0.25
-            self.value = float(np.clip(self.value * f, 1.0, self.top))
+            self.value = min(max(self.value * f, 1.0), self.top)
 
 
 def make_children(
@@ -100,13 +100,14 @@ def make_children(
     """Children of ``pop[parents]`` (crossed with ``pop[mates]`` with probability ``cx_prob``),
     mutated by ``n_moves`` moves each, all rows at once; a child identical to its first parent
     (a wasted evaluation) is mutated again, up to 4 times."""
-    kids = pop[parents]
+    first = pop[parents]
+    kids = first.copy()
     cx = np.flatnonzero(rng.random(len(parents)) < cx_prob)
     if len(cx):
-        kids[cx] = ops.crossover_batch(pop[parents[cx]], pop[mates[cx]], rng)
+        kids[cx] = ops.crossover_batch(first[cx], pop[mates[cx]], rng)
     kids = ops.mutate_batch(kids, rng, n_moves)
     for _ in range(4):
-        same = np.flatnonzero(np.all(kids == pop[parents], axis=1))
+        same = np.flatnonzero(np.all(kids == first, axis=1))
         if not len(same):
             break
         kids[same] = ops.mutate_batch(kids[same], rng, 1)
@@ -187,14 +188,18 @@ class GA(Algorithm):
                 continue
             strength.update(float(np.mean(kfit < fit[parents])))
             if cfg["plus"]:
-                allg, allf = np.concatenate([pop, kids]), np.concatenate([fit, kfit])
+                allf = np.concatenate([fit, kfit])
                 # distinct schedules only (equal fitness stands for equal schedule here)
                 _, first = np.unique(allf, return_index=True)
                 keep = first[np.argsort(allf[first], kind="stable")][:P]
                 if len(keep) < P:  # too few distinct: fill with the best of the rest
                     rest = np.setdiff1d(np.argsort(allf, kind="stable"), keep, assume_unique=True)
                     keep = np.concatenate([keep, rest[: P - len(keep)]])
-                pop, fit = allg[keep], allf[keep]
+                # survivors taken from parents and children directly (no copy of both)
+                old = keep < len(pop)
+                survivors = np.empty((len(keep), pop.shape[1]), dtype=pop.dtype)
+                survivors[old], survivors[~old] = pop[keep[old]], kids[keep[~old] - len(pop)]
+                pop, fit = survivors, allf[keep]
             else:
                 order = np.argsort(fit, kind="stable")
                 pop = np.concatenate([pop[order[:E]], kids])

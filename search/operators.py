@@ -1,7 +1,9 @@
 """Variation operators and constructive starts that know the schedule encoding (GA, NSGA-II, SA).
 
-Everything here works on whole populations ``[P, G]`` at once (numpy over the rows, no loop over
-individuals): a GA generation is a handful of array operations, not ``P`` Python calls.
+Everything here works on whole populations ``[P, G]`` at once: a move kind or a crossover draws
+its random numbers for all its rows with numpy, then hands the rows and the draws to a kernel
+(:func:`move_kernels`: per row and compiled with numba, touching only the layers a move changes,
+or numpy over whole rows without the ``fast`` extra; both give the same children).
 
 Moves act on the stage structure, not on raw genes (docs/design.md, "Schedules and the genome"):
 
@@ -25,12 +27,12 @@ cost, and chiplets along a random walk on the mesh (with random jumps).
 
 from __future__ import annotations
 
-from functools import cached_property
+from types import ModuleType
 
 import numpy as np
 
 from costmodel import Problem
-from costmodel.stages import group_runs, stage_runs
+from costmodel.backends import resolve_backend
 from env.improve import MOVE_NAMES
 
 #: the move kinds (their one list lives with the Improve-v0 environment, whose actions name them)
@@ -50,68 +52,31 @@ MOVE_WEIGHTS: dict[str, float] = {
 }
 
 
-def pick_true(mask: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """One uniformly chosen ``True`` column per row of ``mask [R, L]`` and whether the row had
-    one (rows without get column 0)."""
-    r = rng.random(mask.shape)
-    r[~mask] = -1.0
-    return np.argmax(r, axis=1), np.asarray(mask.any(axis=1))  # asarray: an array to mypy too
+def move_kernels(backend: str | None = None) -> ModuleType:
+    """The kernels the moves and crossover hand their rows to: :mod:`search.moves_numba`
+    (compiled, per row, only the layers a move touches) or :mod:`search.moves_numpy` (whole
+    rows); both give equal results. ``None``: the evaluator's default backend (numba when the
+    ``fast`` extra is installed)."""
+    if resolve_backend(backend) == "numba":
+        from . import moves_numba
 
+        return moves_numba
+    from . import moves_numpy
 
-class _Round:
-    """One mutation round's chiplet and window genes and, computed on first use, their stage
-    starts ``s``, group starts ``gr``, stage ids ``sid`` and group ids ``gid``."""
-
-    def __init__(self, ops: GenomeOps, C: np.ndarray, Wn: np.ndarray) -> None:
-        self.first, self.C, self.Wn = ops.first, C, Wn
-
-    @cached_property
-    def s(self) -> np.ndarray:
-        return stage_runs(self.C, self.Wn, self.first)
-
-    @cached_property
-    def gr(self) -> np.ndarray:
-        return group_runs(self.Wn, self.first)
-
-    @cached_property
-    def sid(self) -> np.ndarray:
-        return np.cumsum(self.s, axis=1, dtype=np.int32)
-
-    @cached_property
-    def gid(self) -> np.ndarray:
-        return np.cumsum(self.gr, axis=1, dtype=np.int32)
-
-
-class _Rows:
-    """The rows one move kind changes: their indices into the population (``rows``) and, on
-    first use, their slice of the round's arrays (``C``, ``Wn``, stage starts ``s``, group
-    starts ``gr``, stage ids ``sid``, group ids ``gid``)."""
-
-    def __init__(self, all_rows: np.ndarray, full: _Round, loc: np.ndarray | None) -> None:
-        # loc None: every row of the round (the round's arrays are used as they are)
-        self.full, self.loc = full, loc
-        self.all_rows = all_rows
-        self.rows = all_rows if loc is None else all_rows[loc]
-
-    def __getattr__(self, name: str) -> np.ndarray:
-        if name not in ("C", "Wn", "s", "gr", "sid", "gid"):
-            raise AttributeError(name)
-        v = getattr(self.full, name)
-        if self.loc is not None:
-            v = v[self.loc]
-        setattr(self, name, v)
-        return v
-
-    def sub(self, mask: np.ndarray) -> _Rows:
-        loc = np.arange(len(self.all_rows)) if self.loc is None else self.loc
-        return _Rows(self.all_rows, self.full, loc[mask])
+    return moves_numpy
 
 
 class GenomeOps:
     """Mutation, crossover and constructive starts for one problem's genomes (int64 rows)."""
 
-    def __init__(self, problem: Problem, move_weights: dict[str, float] | None = None) -> None:
+    def __init__(
+        self,
+        problem: Problem,
+        move_weights: dict[str, float] | None = None,
+        backend: str | None = None,
+    ) -> None:
         self.p = problem
+        self.k = move_kernels(backend)
         self.L, self.M, self.W = problem.n_layers, problem.n_models, problem.max_windows
         self.n = problem.mcm.n_chiplets
         self.rows, self.cols = problem.mcm.rows, problem.mcm.cols
@@ -173,38 +138,29 @@ class GenomeOps:
     ) -> np.ndarray:
         """Copies of ``genomes [P, G]``, row ``i`` changed by ``n_moves[i]`` random moves: in
         round ``r`` every row with more than ``r`` moves takes one, each move kind applied to all
-        its rows at once, on stage and group ids computed once per round (round 0 draws a kind
-        per row, later rounds one kind for the round)."""
+        its rows at once (round 0 draws a kind per row, later rounds one kind for the round)."""
         g = np.array(genomes, dtype=np.int64, copy=True, ndmin=2)
-        L = self.L
         k = np.broadcast_to(np.asarray(n_moves, dtype=np.int64), (len(g),))
         for r in range(int(k.max(initial=0))):
             rows = np.flatnonzero(k > r)
-            if len(rows) == len(g):  # views: each kind reads only its own, unchanged rows
-                full = _Round(self, g[:, :L], g[:, L : 2 * L])
-            else:
-                full = _Round(self, g[rows, :L], g[rows, L : 2 * L])
             # the first move of each row is drawn per row; later rounds (the extra moves of
             # strong mutations) draw one kind for all their rows, keeping the call count low
             size = len(rows) if r == 0 else 1
-            kind = np.broadcast_to(
-                rng.choice(len(self.moves), size=size, p=self.move_p), (len(rows),)
-            )
-            if r > 0:  # one kind for every row of the round: no split, no copies
-                getattr(self, "_" + self.moves[kind[0]])(g, _Rows(rows, full, None), rng)
+            kind = rng.choice(len(self.moves), size=size, p=self.move_p)
+            if r > 0:
+                getattr(self, "_" + self.moves[kind[0]])(g, rows, rng)
                 continue
-            self._dispatch(g, rows, full, self.move_ids, kind, rng)
+            self._dispatch(g, rows, self.move_ids, kind, rng)
         return g
 
-    def _dispatch(
-        self, g, rows: np.ndarray, full: _Round, names: list[int], kind: np.ndarray, rng
-    ) -> None:
+    def _dispatch(self, g, rows: np.ndarray, names: list[int], kind: np.ndarray, rng) -> None:
         """Apply move ``MOVES[names[kind[i]]]`` to row ``rows[i]`` of ``g``, in place, each kind
-        to all its rows at once (kinds in ``names`` order)."""
+        to all its rows at once (kinds in ``names`` order). Each row takes one move, so a move
+        reads its rows as they were when the round began."""
         for j, m in enumerate(names):
             loc = np.flatnonzero(kind == j)
             if len(loc):
-                getattr(self, "_" + MOVES[m])(g, _Rows(rows, full, loc), rng)
+                getattr(self, "_" + MOVES[m])(g, rows[loc], rng)
 
     def apply_moves(
         self,
@@ -223,163 +179,108 @@ class GenomeOps:
             raise ValueError(f"move kinds must be in 0..{len(MOVES) - 1} (MOVES), got {kinds}")
         usable = self.move_ids
         k = np.broadcast_to(np.asarray(n_moves, dtype=np.int64), (len(g),))
-        L = self.L
         for r in range(int(k.max(initial=0))):
             rows = np.flatnonzero((k > r) & np.isin(kinds, usable))
             if not len(rows):
                 break
-            full = _Round(self, g[rows, :L], g[rows, L : 2 * L])
-            self._dispatch(g, rows, full, usable, np.searchsorted(usable, kinds[rows]), rng)
+            self._dispatch(g, rows, usable, np.searchsorted(usable, kinds[rows]), rng)
         return g
 
     def mutate(self, genome: np.ndarray, rng: np.random.Generator, n_moves: int = 1) -> np.ndarray:
         """One genome changed by ``n_moves`` moves (:meth:`mutate_batch` on one row)."""
         return self.mutate_batch(genome[None, :], rng, n_moves)[0]
 
-    def _stage_start(self, g, x: _Rows, rng) -> tuple[_Rows, np.ndarray] | None:
+    # Each move draws its random numbers here, with numpy, and leaves the work on the rows to a
+    # kernel of :mod:`search.move_kernels` that looks only at the layers it changes.
+    def _cut_point(self, g, rows: np.ndarray, rng) -> tuple[np.ndarray, np.ndarray] | None:
         """Per row a random stage start that is not a group start (the cut point ``_cut`` and
         ``_merge`` move); rows without one get a split instead and are left out (``None``: no
         row has one)."""
-        c, ok = pick_true(x.s & ~x.gr, rng)
+        c, ok = self.k.cut_points(g, rows, rng.random((len(rows), self.L)), self.L, self.first)
         if not ok.all():
-            self._split(g, x.sub(~ok), rng)
+            self._split(g, rows[~ok], rng)
         if not ok.any():
             return None
-        return x.sub(ok), c[ok]
+        return rows[ok], c[ok]
 
-    def _cut(self, g, x: _Rows, rng) -> None:
-        picked = self._stage_start(g, x, rng)
+    def _cut(self, g, rows: np.ndarray, rng) -> None:
+        picked = self._cut_point(g, rows, rng)
         if picked is None:
             return
-        x, c = picked
-        C, gid = x.C, x.gid
+        rows, c = picked
         n = len(c)
-        R = np.arange(n)
         d = np.where(rng.random(n) < 0.7, 1, rng.integers(2, 4, size=n))
         later = rng.random(n) < 0.5
-        # later: layers c .. c+d-1 of c's group join the stage before; earlier: c-d .. c-1 join c's
-        lo = np.where(later, c, c - d)[:, None]
-        hi = np.where(later, c + d, c)[:, None]
-        grp = np.where(later, gid[R, c], gid[R, c - 1])[:, None]
-        chip = np.where(later, C[R, c - 1], C[R, c])[:, None]
-        for t in range(3):  # at most 3 layers change: write them, not whole rows
-            at = lo[:, 0] + t
-            ok = (at >= 0) & (at < np.minimum(hi[:, 0], self.L))
-            ok[ok] &= gid[R[ok], at[ok]] == grp[ok, 0]
-            g[x.rows[ok], at[ok]] = chip[ok, 0]
+        self.k.shift_cut(g, rows, c, d, later, self.L, self.first)
 
-    def _merge(self, g, x: _Rows, rng) -> None:
-        picked = self._stage_start(g, x, rng)
+    def _merge(self, g, rows: np.ndarray, rng) -> None:
+        picked = self._cut_point(g, rows, rng)
         if picked is None:
             return
-        x, c = picked
-        C, sid = x.C, x.sid
-        R = np.arange(len(c))
-        into_prev = rng.random(len(c)) < 0.5
-        # the stage at c takes the previous stage's chiplet, or the previous stage takes c's
-        mine = np.where(into_prev, sid[R, c], sid[R, c - 1])[:, None]
-        chip = np.where(into_prev, C[R, c - 1], C[R, c])[:, None]
-        g[x.rows, : self.L] = np.where(sid == mine, chip, C)
+        rows, c = picked
+        self.k.merge_at(g, rows, c, rng.random(len(c)) < 0.5, self.L, self.first)
 
-    def _stage(self, g, x: _Rows, rng) -> None:
-        C, sid = x.C, x.sid
-        R = np.arange(len(C))
-        l = rng.integers(self.L, size=len(C))
-        new = self.neighbour_of(C[R, l], rng)[:, None]
-        g[x.rows, : self.L] = np.where(sid == sid[R, l][:, None], new, C)
+    def _stage(self, g, rows: np.ndarray, rng) -> None:
+        l = rng.integers(self.L, size=len(rows))
+        new = self.neighbour_of(g[rows, l], rng)
+        self.k.move_stage(g, rows, l, new, self.L, self.first)
 
-    def _split(self, g, x: _Rows, rng) -> None:
-        C, sid = x.C, x.sid
-        n = len(C)
-        R = np.arange(n)
+    def _split(self, g, rows: np.ndarray, rng) -> None:
+        n = len(rows)
         l = rng.integers(self.L, size=n)
-        mine = sid == sid[R, l][:, None]
-        a = np.argmax(mine, axis=1)
-        b = self.L - np.argmax(mine[:, ::-1], axis=1)
-        # a cut in a+1 .. b-1 (a one-layer stage moves whole)
-        cut = np.where(b - a > 1, a + 1 + (rng.random(n) * (b - a - 1)).astype(np.int64), a)
-        new = self.neighbour_of(C[R, l], rng)[:, None]
-        g[x.rows, : self.L] = np.where(mine & (self.pos[None, :] >= cut[:, None]), new, C)
+        u = rng.random(n)
+        new = self.neighbour_of(g[rows, l], rng)
+        self.k.split_stage(g, rows, l, u, new, self.L, self.first)
 
-    def _swap(self, g, x: _Rows, rng) -> None:
-        C, sid = x.C, x.sid
-        R = np.arange(len(C))
-        l1, l2 = rng.integers(self.L, size=(2, len(C)))
-        m1, m2 = sid == sid[R, l1][:, None], sid == sid[R, l2][:, None]
-        c1, c2 = C[R, l1][:, None], C[R, l2][:, None]
-        g[x.rows, : self.L] = np.where(m1, c2, np.where(m2, c1, C))
+    def _swap(self, g, rows: np.ndarray, rng) -> None:
+        l1, l2 = rng.integers(self.L, size=(2, len(rows)))
+        self.k.swap_stages(g, rows, l1, l2, self.L, self.first)
 
-    def _run(self, g, x: _Rows, rng) -> None:
-        C = x.C
-        n = len(C)
+    def _run(self, g, rows: np.ndarray, rng) -> None:
+        n = len(rows)
         l = rng.integers(self.L, size=n)
         room = self.stop_of[l] - l
         size = np.where(rng.random(n) < 0.3, 1, 1 + (rng.random(n) * room).astype(np.int64))
-        new = rng.integers(self.n, size=n)[:, None]
-        j = self.pos[None, :]
-        g[x.rows, : self.L] = np.where((j >= l[:, None]) & (j < (l + size)[:, None]), new, C)
+        self.k.fill(g, rows, l, l + size, rng.integers(self.n, size=n))
 
-    def _window(self, g, x: _Rows, rng) -> None:
+    def _window(self, g, rows: np.ndarray, rng) -> None:
         L = self.L
-        Wn = x.Wn
-        R = np.arange(len(Wn))
-        l = rng.integers(L, size=len(Wn))
+        l = rng.integers(L, size=len(rows))
         end = self.stop_of[l]
-        prev = Wn[R, np.maximum(l - 1, 0)]
-        merge = ~self.first[l] & (Wn[R, l] > prev)
-        split = ~self.first[l] & ~merge & (Wn[R, end - 1] < self.W - 1)
-        tail = (self.pos[None, :] >= l[:, None]) & (self.pos[None, :] < end[:, None])
-        delta = np.where(merge, -1, np.where(split, 1, 0))[:, None]
-        g[x.rows, L : 2 * L] = Wn + tail * delta
+        here, prev = g[rows, L + l], g[rows, L + np.maximum(l - 1, 0)]
+        merge = ~self.first[l] & (here > prev)
+        split = ~self.first[l] & ~merge & (g[rows, L + end - 1] < self.W - 1)
+        self.k.shift(g, rows, L + l, L + end, np.where(merge, -1, np.where(split, 1, 0)))
 
-    def _group(self, g, x: _Rows, rng) -> None:
-        L = self.L
-        Wn, gid = x.Wn, x.gid
-        n = len(Wn)
-        R = np.arange(n)
-        l = rng.integers(L, size=n)
-        mine = gid == gid[R, l][:, None]
-        a = np.argmax(mine, axis=1)
-        b = L - np.argmax(mine[:, ::-1], axis=1)  # group [a, b)
-        lo = np.where(self.first[a], 0, Wn[R, np.maximum(a - 1, 0)])
-        hi = np.where(b >= self.stop_of[l], self.W - 1, Wn[R, np.minimum(b, L - 1)])
-        new = lo + (rng.random(n) * (hi - lo + 1)).astype(np.int64)
-        g[x.rows, L : 2 * L] = np.where(mine, new[:, None], Wn)
+    def _group(self, g, rows: np.ndarray, rng) -> None:
+        n = len(rows)
+        l = rng.integers(self.L, size=n)
+        self.k.move_group(g, rows, l, rng.random(n), self.L, self.W, self.first, self.stop_of)
 
-    def _micro_batch(self, g, x: _Rows, rng) -> None:
+    def _micro_batch(self, g, rows: np.ndarray, rng) -> None:
         L, W = self.L, self.W
-        n = len(x.rows)
+        n = len(rows)
         l = rng.integers(L, size=n)
         m = self.model[l]
-        col = 2 * L + m * W + x.Wn[np.arange(n), l]
+        col = 2 * L + m * W + g[rows, L + l]
         k = self.mb_n[m]
         step = 1 + (rng.random(n) * np.maximum(k - 1, 1)).astype(np.int64)
-        g[x.rows, col] = np.where(k > 1, (g[x.rows, col] + step) % k, g[x.rows, col])
+        g[rows, col] = np.where(k > 1, (g[rows, col] + step) % k, g[rows, col])
 
     # --- crossover ----------------------------------------------------------------------------
     def crossover_batch(self, a: np.ndarray, b: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Children of row pairs ``(a[i], b[i])``: each model's schedule from one parent; then,
         with probability 1/2, a one-point cross inside one model (prefix from one parent, suffix
         from the other), windows restored by a running maximum so they stay ordered."""
-        L, M, W = self.L, self.M, self.W
-        a, b = np.atleast_2d(a), np.atleast_2d(b)
-        P = len(a)
+        a = np.atleast_2d(np.asarray(a, dtype=np.int64))
+        b = np.atleast_2d(np.asarray(b, dtype=np.int64))
+        P, M = len(a), self.M
         take_b = rng.random((P, M)) < 0.5
-        lay = take_b[:, self.model]
-        mask = np.concatenate([lay, lay, np.repeat(take_b, W, axis=1)], axis=1)
-        child = np.where(mask, b, a)
         m = rng.integers(M, size=P)
         s, e = self.start[m], self.stop[m]
         cut = s + 1 + (rng.random(P) * np.maximum(e - s - 1, 0)).astype(np.int64)
         do = (rng.random(P) < 0.5) & (e - s > 1)
-        j = self.pos[None, :]
-        tail = do[:, None] & (j >= cut[:, None]) & (j < e[:, None])
-        other = np.where(take_b[np.arange(P), m][:, None], a[:, : 2 * L], b[:, : 2 * L])
-        both = np.concatenate([tail, tail], axis=1)
-        child[:, : 2 * L] = np.where(both, other, child[:, : 2 * L])
-        win = child[:, L : 2 * L]
-        self.order_windows(win)
-        return child
+        return self.k.cross(a, b, take_b, m, cut, do, self.model, self.stop, self.L, M, self.W)
 
     def crossover(self, a: np.ndarray, b: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """One child of ``a`` and ``b`` (:meth:`crossover_batch` on one pair)."""

@@ -118,7 +118,7 @@ class _Objectives:
 
     def __call__(self, G: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(objectives of every row, newly evaluated genomes, their objectives)``."""
-        keys = [k.tobytes() for k in self.problem.canonical(G)]
+        keys = self.problem.schedule_keys(G)
         fresh: dict[bytes, int] = {}
         for i, k in enumerate(keys):
             if k not in self.cache and k not in fresh:

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from costmodel import Layer, Model, Problem, Workload, mcm, simulate
+from costmodel.backends import numba_available
 from search import Budget, make_agent, run
 from search.exact import (
     Exhaustive,
@@ -190,3 +191,41 @@ def test_small_instance_seeds():
     assert p0.mcm.grid_letters() == ["WO", "WO"]
     assert small_instance(1).workload.models[1].layers == p1.workload.models[1].layers
     assert small_instance(0, "latency").objective == "latency"
+
+
+@pytest.mark.parametrize("rows, cols", [(1, 3), (17, 16)])  # 3 chiplets: one byte; 272: two
+def test_schedule_keys_are_equal_exactly_when_canonical_forms_are(rows, cols):
+    wl = Workload(
+        [Model("a", [Layer.gemm(f"g{i}", M=8, N=64, K=64) for i in range(3)], batch=4)] * 2
+    )
+    p = Problem(wl, mcm("het-sides", rows, cols), max_windows=2)
+    rng = np.random.default_rng(0)
+    g = p.sample(200, rng)
+    g[1::2, : p.n_layers] = p.mcm.n_chiplets - 1 - g[::2, : p.n_layers]  # top chiplet ids too
+    g[::7] = g[3]  # repeats
+    g[5] = g[4]
+    g[4, 0], g[5, 0] = 0, 256 % p.mcm.n_chiplets  # one byte would wrap 256 onto 0
+    keys = p.schedule_keys(g)
+    canon = [tuple(r) for r in p.canonical(g).tolist()]
+    for i in range(len(g)):
+        for j in range(len(g)):
+            assert (keys[i] == keys[j]) == (canon[i] == canon[j])
+
+
+@pytest.mark.skipif(not numba_available(), reason="needs the fast extra (numba)")
+@pytest.mark.parametrize("windows", [1, 3])
+def test_canonical_form_is_the_same_on_both_backends(windows):
+    wl = Workload(
+        [
+            Model("a", [Layer.gemm(f"g{i}", M=8, N=64, K=64) for i in range(4)], batch=6),
+            Model("b", [Layer.gemm("g", M=8, N=64, K=64)], batch=4),
+        ]
+    )
+    p = Problem(wl, mcm("het-cross", 3, 3), max_windows=windows)
+    rng = np.random.default_rng(windows)
+    g = np.concatenate([p.sample(100, rng), rng.integers(-2, p.nvec + 2, (100, len(p.nvec)))])
+    canon = p.canonical(g, "numpy")
+    assert np.array_equal(canon, p.canonical(g, "numba"))
+    assert not np.array_equal(canon, g)  # something to repair or zero
+    with pytest.raises(ValueError, match="unknown backend 'gpu'"):
+        p.canonical(g, "gpu")

@@ -7,7 +7,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from costmodel import Layer, Model, Problem, Workload, mcm
-from costmodel.stages import stage_runs
+from costmodel.backends import numba_available
+from costmodel.stages import (
+    group_runs,
+    group_start_at,
+    stage_bounds,
+    stage_runs,
+    stage_start_at,
+)
 from search import Budget, run
 from search.genetic import Strength, baseline_genomes, initial_population
 from search.operators import MOVES, GenomeOps
@@ -79,6 +86,64 @@ def test_moves_touch_only_their_genes(p, seed):
                 assert np.array_equal(out[:, sl], pop[:, sl]), (move, name)
         if move == "micro_batch":  # unused windows' genes do not matter: canonical form moves
             assert np.array_equal(p.canonical(out)[:, : 2 * L], pop[:, : 2 * L])
+
+
+@SETTINGS
+@given(problems(), st.integers(0, 2**32 - 1))
+def test_scalar_stage_rule_agrees_with_stage_runs(p, seed):
+    # the move kernels scan stages with the scalar rule; the evaluators use stage_runs
+    g = GenomeOps(p).starts(6, np.random.default_rng(seed))
+    L, first = p.n_layers, p.index.first
+    for row in g:
+        C, Wn = row[:L], row[L : 2 * L]
+        assert [stage_start_at(C, Wn, first, j) for j in range(L)] == list(stage_runs(C, Wn, first))
+        assert [group_start_at(Wn, first, j) for j in range(L)] == list(group_runs(Wn, first))
+
+
+@SETTINGS
+@given(problems(), st.integers(0, 2**32 - 1))
+def test_stage_and_swap_moves_change_whole_stages(p, seed):
+    """Brute force on each row: a ``stage`` move changes the chiplet of exactly one stage of the
+    parent (or nothing when it draws the same chiplet), a ``swap`` of at most two."""
+    rng = np.random.default_rng(seed)
+    pop = GenomeOps(p).starts(10, rng)
+    L = p.n_layers
+    for move, most in (("stage", 1), ("swap", 2)):
+        out = GenomeOps(p, {m: float(m == move) for m in MOVES}).mutate_batch(pop, rng, 1)
+        for a, b in zip(pop, out):
+            changed = set(np.flatnonzero(a[:L] != b[:L]).tolist())
+            bounds = stage_bounds(a[:L], a[L : 2 * L], p.index.first)
+            whole = [set(range(x, y)) for x, y in bounds if changed & set(range(x, y))]
+            assert len(whole) <= most and changed == set().union(*whole), (move, a, b)
+
+
+@pytest.mark.skipif(not numba_available(), reason="needs the fast extra (numba)")
+@SETTINGS
+@given(problems(), st.integers(0, 2**32 - 1))
+def test_numba_and_numpy_move_kernels_make_the_same_children(p, seed):
+    """The compiled per-row kernels and the numpy whole-row ones: the same children from the
+    same random stream, and the stream left in the same place."""
+
+    def children(backend):
+        ops = GenomeOps(p, backend=backend)
+        rng = np.random.default_rng(seed)
+        pop = ops.mutate_batch(ops.starts(12, rng), rng, 3)
+        return (
+            pop,
+            ops.mutate_batch(pop, rng, rng.integers(0, 6, size=12)),
+            ops.apply_moves(pop, rng.integers(len(MOVES), size=12), rng, rng.integers(0, 4, 12)),
+            ops.crossover_batch(pop, pop[::-1], rng),
+            rng.random(),
+        )
+
+    for x, y in zip(children("numba"), children("numpy")):
+        assert np.array_equal(x, y)
+
+
+def test_move_kernels_backend_is_checked():
+    p = Problem(Workload([Model("a", [Layer.gemm("g", M=8, N=64, K=64)])]), mcm("het-sides", 1, 2))
+    with pytest.raises(ValueError, match="unknown backend 'cuda'; allowed: numpy, numba"):
+        GenomeOps(p, backend="cuda")
 
 
 def _stages(p: Problem, g: np.ndarray) -> np.ndarray:
