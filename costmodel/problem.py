@@ -351,7 +351,7 @@ class Problem:
         schedule: the :meth:`canonical` row packed into the smallest unsigned integer type that
         holds every gene (one byte up to 256 choices), so that a run's memory of the schedules
         it has seen holds and hashes an eighth of the int64 rows."""
-        dtype = np.min_scalar_type(int(self.nvec.max()) - 1)
+        dtype = np.min_scalar_type(int(self.compiled.nvec.max()) - 1)
         return [row.tobytes() for row in self.canonical(genomes).astype(dtype)]
 
     def sample(self, n: int, seed: int | np.random.Generator | None = 0) -> np.ndarray:

@@ -118,12 +118,6 @@ class GenomeOps:
         )
 
     # --- helpers ------------------------------------------------------------------------------
-    def order_windows(self, win: np.ndarray) -> None:
-        """Make windows ``[P, L]`` non-decreasing along each model, in place (one running max
-        over the row: model ``m``'s windows are lifted by ``m W`` so models never mix)."""
-        lift = self.model * self.W
-        win[:] = np.maximum.accumulate(win + lift, axis=1) - lift
-
     def neighbour_of(self, c: np.ndarray, rng: np.random.Generator, p_near: float = 0.8):
         """A mesh neighbour of each chiplet in ``c`` (probability ``p_near``), else any chiplet."""
         c = np.asarray(c, dtype=np.int64)
